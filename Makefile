@@ -1,0 +1,31 @@
+# Development entry points. `make setup` once, then `make test` / `make run`.
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+RUN_DB := background_job
+TEST_DB := background_job_test
+TESTS ?= tests shim/tests
+
+.PHONY: setup test run worker bench clean
+
+setup:
+	bash scripts/setup.sh
+
+test:
+	$(BIN)/python scripts/ensure_db.py $(TEST_DB)
+	$(BIN)/python -m pytest --odoo-config=odoo.conf --odoo-database=$(TEST_DB) \
+	    $(PYTEST_ARGS) $(TESTS)
+
+run:
+	$(BIN)/python scripts/ensure_db.py $(RUN_DB) --demo
+	$(BIN)/odoo -c odoo.conf -d $(RUN_DB) --db-filter='^$(RUN_DB)$$'
+
+worker:
+	$(BIN)/odoo --addons-path=$(shell $(BIN)/python -c 'import configparser as c; p=c.ConfigParser(); p.read("odoo.conf"); print(p["options"]["addons_path"])') \
+	    queue-worker -c odoo.conf -d $(RUN_DB)
+
+bench:
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) odoo.conf test-output

@@ -1,0 +1,20 @@
+{
+    'name': 'Background Jobs',
+    'summary': 'Fast, reliable background job queue stored in PostgreSQL',
+    'version': '11.0.1.0.0',
+    'category': 'Extra Tools',
+    'license': 'LGPL-3',
+    'author': 'background_job contributors',
+    'depends': ['base', 'web'],
+    'data': [
+        'security/background_job_groups.xml',
+        'security/ir.model.access.csv',
+        'data/queue_job_channel_data.xml',
+        'data/ir_cron_data.xml',
+        'views/queue_job_views.xml',
+        'views/background_job_menus.xml',
+    ],
+    'demo': [],
+    'installable': True,
+    'application': True,
+}

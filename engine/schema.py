@@ -1,0 +1,31 @@
+"""DDL the ORM cannot express: the indexes that the claim, the reaper and
+identity keys rely on. Run by ``queue.job``'s ``init()`` on install and
+upgrade; every statement is idempotent."""
+
+STATEMENTS = (
+    # The claim reads pending jobs in (priority, eta, id) order; a partial
+    # index holds only pending rows, so it stays small however many done
+    # jobs the table keeps, and the first row is found without sorting.
+    """CREATE INDEX IF NOT EXISTS queue_job_claim_idx
+       ON queue_job (priority, eta, id) WHERE state = 'pending'""",
+    # Capacity counts and the reaper read only running jobs.
+    """CREATE INDEX IF NOT EXISTS queue_job_started_idx
+       ON queue_job (channel, worker_id) WHERE state = 'started'""",
+    # identity_key: a second delay() with the key of a waiting or pending
+    # job must find it, even when both callers race: a unique index lets
+    # INSERT ... ON CONFLICT DO NOTHING settle the race inside PostgreSQL.
+    """CREATE UNIQUE INDEX IF NOT EXISTS queue_job_identity_key_uniq
+       ON queue_job (identity_key)
+       WHERE identity_key IS NOT NULL AND state IN ('waiting', 'pending')""",
+    # The backend's default list: newest first.
+    """CREATE INDEX IF NOT EXISTS queue_job_date_created_idx
+       ON queue_job (date_created DESC, id DESC)""",
+    # Batch progress counts children by state.
+    """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
+       ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
+)
+
+
+def install(cr) -> None:
+    for statement in STATEMENTS:
+        cr.execute(statement)

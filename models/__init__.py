@@ -1,0 +1,3 @@
+from . import queue_job_channel
+from . import queue_job_worker
+from . import queue_job
