@@ -12,7 +12,7 @@ setup:
 	bash scripts/setup.sh
 
 test:
-	$(BIN)/python scripts/ensure_db.py $(TEST_DB)
+	$(BIN)/python scripts/ensure_db.py $(TEST_DB) --install=background_job,background_job_test
 	$(BIN)/python -m pytest --odoo-config=odoo.conf --odoo-database=$(TEST_DB) \
 	    $(PYTEST_ARGS) $(TESTS)
 

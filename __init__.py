@@ -1,1 +1,5 @@
 from . import models
+from . import cli
+from .engine.decorator import job
+from .engine.exceptions import FailedJobError, RetryableJobError
+from .service.server import post_load

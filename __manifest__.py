@@ -6,6 +6,7 @@
     'license': 'LGPL-3',
     'author': 'background_job contributors',
     'depends': ['base', 'web'],
+    'post_load': 'post_load',
     'data': [
         'security/background_job_groups.xml',
         'security/ir.model.access.csv',

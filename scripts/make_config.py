@@ -88,7 +88,8 @@ def main():
     odoo_addons = os.path.dirname(odoo.addons.__file__)
     with open(CONFIG_PATH, 'w') as config:
         config.write(CONFIG_TEMPLATE.format(
-            addons_path=','.join([odoo_addons, os.path.join(VENV, 'addons')]),
+            addons_path=','.join([odoo_addons, os.path.join(VENV, 'addons'),
+                                  os.path.join(ROOT, 'tests', 'addons')]),
             data_dir=os.path.join(VENV, 'data'), host=host, port=port, user=user,
             password=password or '', admin_passwd=secrets.token_urlsafe(16),
             run_database=RUN_DATABASE))
@@ -100,6 +101,8 @@ CONFIG_TEMPLATE = """\
 # rewritten only when make setup runs again.
 [options]
 addons_path = {addons_path}
+# background_job must be loaded server-wide to start its workers.
+server_wide_modules = base,web,background_job
 data_dir = {data_dir}
 db_host = {host}
 db_port = {port}

@@ -1,0 +1,25 @@
+"""Defaults of the engine, each overridable in the [background_job] section."""
+
+# Worker threads per database in one server process.
+THREADS = 4
+# Seconds without a heartbeat after which a worker counts as dead and its
+# started jobs are requeued; with HEARTBEAT_INTERVAL and REAP_INTERVAL it
+# bounds how long a crashed job waits before it runs again (< 60 s).
+DEAD_AFTER = 30
+HEARTBEAT_INTERVAL = 5
+REAP_INTERVAL = 5
+# Idle workers wake on NOTIFY within milliseconds; this poll only catches
+# jobs whose eta passed, and notifications lost with a broken connection.
+POLL_INTERVAL = 2.0
+# Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
+TIMEOUT = 3600
+# Channel capacities applied when a channel has no row yet.
+CHANNELS = {'root': 4}
+# Days done and cancelled jobs are kept before the cleanup cron removes them.
+KEEP_DAYS = 7
+# How often the list of databases to serve is refreshed, in seconds.
+DATABASE_REFRESH = 30
+# A job's result is stored as text up to this many characters.
+RESULT_MAX_CHARS = 10000
+# Retry delay after a serialization failure or deadlock (seconds, counted).
+CONFLICT_RETRY_DELAY = 1

@@ -1,0 +1,130 @@
+"""The only module that runs the engine's SQL (engine/sql.py).
+
+Functions take a DB-API cursor and never commit: the caller owns the
+transaction (the worker loop, or the Odoo request that calls delay()).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Optional
+
+from . import sql
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimedJob:
+    """A job as the worker needs it to run."""
+    id: int
+    uuid: str
+    model_name: str
+    method_name: str
+    record_ids: str
+    args: str
+    kwargs: str
+    context: str
+    user_id: int
+    company_id: Optional[int]
+    channel: str
+    retry: int
+    max_retries: int
+    timeout: int
+
+
+def enqueue(cr, values: dict) -> int:
+    """Insert one job (see sql.ENQUEUE for the keys); returns its id, or the
+    id of the waiting/pending job that already has its identity_key."""
+    cr.execute(sql.ENQUEUE, values)
+    row = cr.fetchone()
+    if row:
+        return row[0]
+    cr.execute(sql.FIND_BY_IDENTITY, values)
+    row = cr.fetchone()
+    if row is None:  # the other job left the pending state meanwhile
+        raise RuntimeError('identity key %r conflicted but no pending job has it'
+                           % values['identity_key'])
+    return row[0]
+
+
+def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
+    """Claim the next runnable job for this worker; the caller commits."""
+    cr.execute(sql.CLAIM_LOCK)
+    cr.execute(sql.CLAIM, {'worker_id': worker_id})
+    row = cr.fetchone()
+    return ClaimedJob(*row) if row else None
+
+
+def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
+    """Lock the claimed job's row in the job's own transaction; False if
+    the job is no longer this worker's to run."""
+    cr.execute(sql.LOCK_FOR_RUN, {'id': job_id, 'worker_id': worker_id,
+                                  'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
+    return cr.fetchone() is not None
+
+
+def mark_done(cr, job_id: int, result: Optional[str]) -> None:
+    cr.execute(sql.MARK_DONE, {'id': job_id, 'result': result})
+
+
+def record_immediate_result(cr, job_id: int, result: Optional[str]) -> None:
+    cr.execute(sql.RECORD_IMMEDIATE_RESULT, {'id': job_id, 'result': result})
+
+
+def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
+                count_retry: bool, exec_time: float, exc_type: str,
+                exc_message: str, exc_info: str) -> bool:
+    """Record a failure: back to pending after ``delay`` seconds when
+    ``retry``, else failed for good. False if the job was not ours anymore."""
+    cr.execute(sql.MARK_FAILED, {
+        'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
+        'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
+        'exec_time': exec_time, 'exc_type': exc_type, 'exc_message': exc_message,
+        'exc_info': exc_info})
+    return cr.rowcount == 1
+
+
+def release(cr, job_id: int, worker_id: int) -> None:
+    cr.execute(sql.RELEASE, {'id': job_id, 'worker_id': worker_id})
+
+
+def requeue_orphans(cr, dead_after: float, dead_worker_ids: Iterable[int] = ()) -> list:
+    """Requeue (or fail) jobs whose worker died; returns [(id, new state)]."""
+    cr.execute(sql.REQUEUE_ORPHANS, {'dead_after': float(dead_after),
+                                     'dead_worker_ids': list(dead_worker_ids)})
+    return cr.fetchall()
+
+
+def register_worker(cr, uuid: str, host: str, pid: int, threads: int) -> int:
+    cr.execute(sql.REGISTER_WORKER, {'uuid': uuid, 'host': host, 'pid': pid,
+                                     'threads': threads})
+    return cr.fetchone()[0]
+
+
+def heartbeat(cr, worker_id: int) -> bool:
+    """False when the worker's row is gone (removed by an admin or a purge)."""
+    cr.execute(sql.HEARTBEAT, {'worker_id': worker_id})
+    return cr.rowcount == 1
+
+
+def unregister_worker(cr, worker_id: int) -> None:
+    cr.execute(sql.UNREGISTER_WORKER, {'worker_id': worker_id})
+
+
+def local_workers(cr, host: str, worker_id: int) -> list:
+    """[(id, pid)] of the other workers registered from this host."""
+    cr.execute(sql.LOCAL_WORKERS, {'host': host, 'worker_id': worker_id})
+    return cr.fetchall()
+
+
+def ensure_channels(cr, capacities: dict) -> None:
+    for name, capacity in capacities.items():
+        cr.execute(sql.ENSURE_CHANNEL, {'name': name, 'capacity': capacity})
+
+
+def seconds_to_next_eta(cr) -> Optional[float]:
+    cr.execute(sql.NEXT_ETA)
+    return cr.fetchone()[0]
+
+
+def purge_finished(cr, days: int, limit: int = 10000) -> int:
+    cr.execute(sql.PURGE_FINISHED, {'days': days, 'limit': limit})
+    return cr.rowcount

@@ -1,0 +1,296 @@
+"""The worker loop: threads that claim jobs of one database and run them.
+
+A :class:`DatabaseRunner` owns, for one database, N job threads (each with
+its own READ COMMITTED connection for claims and failure reports) and one
+control thread (LISTEN for new jobs, heartbeat, requeue of orphaned jobs).
+Running a job in Odoo is the executor's business (service/executor.py);
+this module knows PostgreSQL and threads, not the ORM.
+
+Life of a job, as in RQ: claim -> perform_job -> handle_job_success (inside
+perform_job: the done state commits with the job's effects) or
+handle_job_failure (a new transaction records the error and the retry).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import select
+import socket
+import threading
+import time
+import traceback
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Protocol
+
+import psycopg2
+import psycopg2.extensions
+
+from . import defaults, sql, store
+from .exceptions import FailedJobError, RetryableJobError
+from .retry import RetryPolicy
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    threads: int = defaults.THREADS
+    dead_after: float = defaults.DEAD_AFTER
+    heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL
+    reap_interval: float = defaults.REAP_INTERVAL
+    poll_interval: float = defaults.POLL_INTERVAL
+    timeout: int = defaults.TIMEOUT
+    channels: dict = field(default_factory=lambda: dict(defaults.CHANNELS))
+
+
+class Executor(Protocol):
+    """Runs claimed jobs in the application (Odoo)."""
+
+    def perform(self, job: store.ClaimedJob, worker_id: int, timeout: int) -> bool:
+        """Run the job in its own transaction: lock its row
+        (store.lock_for_run), run it, store.mark_done, commit. Return False
+        if the lock said the job is not ours anymore; on error roll back and
+        raise the job's exception."""
+
+    def job_options(self, job: store.ClaimedJob) -> tuple:
+        """(RetryPolicy, timeout or None) of the job's method."""
+
+
+class Wakeup:
+    """Lets idle job threads sleep until new work may be there. A generation
+    counter instead of a bare event: a notification that arrives between a
+    thread's empty claim and its wait is not lost."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def notify(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> None:
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != seen, timeout)
+
+
+class DatabaseRunner:
+    """Serves one database: registers a worker row, runs the threads."""
+
+    def __init__(self, dbname: str, connect: Callable[[], 'psycopg2.extensions.connection'],
+                 executor: Executor, settings: Settings):
+        self.dbname = dbname
+        self.connect = connect
+        self.executor = executor
+        self.settings = settings
+        self.uuid = str(uuidlib.uuid4())
+        self.host = socket.gethostname()
+        self.worker_id: Optional[int] = None
+        self.stopping = threading.Event()
+        self.wakeup = Wakeup()
+        self.threads: list = []
+
+    # -- life cycle ---------------------------------------------------------
+    def start(self) -> None:
+        with self._transaction() as cr:
+            self.worker_id = store.register_worker(
+                cr, self.uuid, self.host, os.getpid(), self.settings.threads)
+            store.ensure_channels(cr, self.settings.channels)
+        _logger.info('job worker %s serving %s with %d threads',
+                     self.worker_id, self.dbname, self.settings.threads)
+        self.threads = [self._thread(self._control_loop, 'control')]
+        self.threads += [self._thread(self._job_loop, 'job-%d' % n)
+                         for n in range(self.settings.threads)]
+
+    def stop(self, timeout: float = 30) -> None:
+        """Let running jobs finish (up to ``timeout``), then unregister."""
+        self.stopping.set()
+        self.wakeup.notify()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self.threads):
+            try:
+                with self._transaction() as cr:
+                    store.unregister_worker(cr, self.worker_id)
+            except psycopg2.Error:
+                _logger.warning('could not unregister job worker %s', self.worker_id)
+
+    def _thread(self, target, name) -> threading.Thread:
+        thread = threading.Thread(target=self._guarded, args=(target,),
+                                  name='background_job %s %s' % (self.dbname, name),
+                                  daemon=True)
+        thread.dbname = self.dbname  # Odoo's log records show it
+        thread.start()
+        return thread
+
+    def _guarded(self, loop) -> None:
+        """Run a loop forever; a lost connection is retried with backoff."""
+        backoff = 1
+        while not self.stopping.is_set():
+            try:
+                loop()
+                return
+            except psycopg2.OperationalError:
+                _logger.warning('job worker lost its database connection to %s; '
+                                'retrying in %ss', self.dbname, backoff, exc_info=True)
+            except Exception:
+                _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            self.stopping.wait(backoff)
+            backoff = min(backoff * 2, 30)
+
+    def _transaction(self):
+        return _Transaction(self.connect)
+
+    # -- job threads ----------------------------------------------------------
+    def _job_loop(self) -> None:
+        connection = self.connect()
+        try:
+            while not self.stopping.is_set():
+                seen = self.wakeup.generation
+                job = self.claim(connection)
+                if job is None:
+                    self.wakeup.wait(seen, self._idle_wait(connection))
+                elif self.stopping.is_set():
+                    with connection, connection.cursor() as cr:
+                        store.release(cr, job.id, self.worker_id)
+                else:
+                    self.perform_job(connection, job)
+        finally:
+            connection.close()
+
+    def claim(self, connection) -> Optional[store.ClaimedJob]:
+        with connection, connection.cursor() as cr:
+            return store.claim(cr, self.worker_id)
+
+    def _idle_wait(self, connection) -> float:
+        with connection, connection.cursor() as cr:
+            next_eta = store.seconds_to_next_eta(cr)
+        poll = self.settings.poll_interval
+        return poll if next_eta is None else max(0.01, min(poll, float(next_eta)))
+
+    def perform_job(self, connection, job: store.ClaimedJob) -> None:
+        """Run one claimed job; failures are recorded, never raised."""
+        started = time.monotonic()
+        try:
+            policy, timeout = self.executor.job_options(job)
+        except Exception:
+            policy, timeout = RetryPolicy(), None
+        timeout = self.settings.timeout if timeout is None else timeout
+        try:
+            self.executor.perform(job, self.worker_id, timeout)
+        except Exception as error:  # the job's transaction is rolled back
+            self.handle_job_failure(connection, job, error, policy,
+                                    time.monotonic() - started)
+
+    def handle_job_failure(self, connection, job, error, policy: RetryPolicy,
+                           exec_time: float) -> None:
+        """Record the error in a new transaction: retry later or fail."""
+        retry, delay, count = decide_retry(job.retry, error, policy)
+        log = _logger.info if retry else _logger.error
+        log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
+            ', retry in %ss' % delay if retry else '', error)
+        with connection, connection.cursor() as cr:
+            store.mark_failed(
+                cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
+                exec_time=exec_time, exc_type=type(error).__name__,
+                exc_message=str(error) or type(error).__name__,
+                exc_info=''.join(traceback.format_exception(type(error), error,
+                                                            error.__traceback__)))
+
+    # -- control thread ---------------------------------------------------
+    def _control_loop(self) -> None:
+        connection = self.connect()
+        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        try:
+            with connection.cursor() as cr:
+                cr.execute('LISTEN %s' % sql.CHANNEL)
+                self.wakeup.notify()  # catch what was enqueued before LISTEN
+                next_beat = next_reap = 0.0
+                while not self.stopping.is_set():
+                    now = time.monotonic()
+                    if now >= next_beat:
+                        self._heartbeat(cr)
+                        next_beat = now + self.settings.heartbeat_interval
+                    if now >= next_reap:
+                        self.requeue_orphans(cr)
+                        next_reap = now + self.settings.reap_interval
+                    timeout = max(0.0, min(next_beat, next_reap) - time.monotonic())
+                    if select.select([connection], [], [], min(timeout, 1.0))[0]:
+                        connection.poll()
+                        if connection.notifies:
+                            del connection.notifies[:]
+                            self.wakeup.notify()
+        finally:
+            connection.close()
+
+    def _heartbeat(self, cr) -> None:
+        if not store.heartbeat(cr, self.worker_id):
+            # Our row was removed: register again so our jobs stay ours
+            # (the reaper requeues jobs whose worker row is gone).
+            _logger.warning('job worker row %s vanished; registering again', self.worker_id)
+            self.worker_id = store.register_worker(
+                cr, self.uuid, self.host, os.getpid(), self.settings.threads)
+
+    def requeue_orphans(self, cr) -> None:
+        dead_local = [worker_id for worker_id, pid in store.local_workers(cr, self.host, self.worker_id)
+                      if not _process_exists(pid)]
+        requeued = store.requeue_orphans(cr, self.settings.dead_after, dead_local)
+        if requeued:
+            _logger.warning('requeued %d jobs of dead workers: %s', len(requeued), requeued[:20])
+            self.wakeup.notify()
+
+
+def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):
+    """(retry?, delay in seconds, count as a retry?) for a failed attempt."""
+    if isinstance(error, FailedJobError):
+        return False, 0, False
+    if isinstance(error, RetryableJobError):
+        if error.ignore_retry or policy.can_retry(retry_count):
+            return True, policy.next_delay(retry_count, error.seconds), True
+        return False, 0, False
+    if isinstance(error, psycopg2.extensions.TransactionRollbackError):
+        # serialization failure or deadlock: another transaction won; the
+        # job itself is fine, so run it again soon
+        if policy.can_retry(retry_count):
+            return True, defaults.CONFLICT_RETRY_DELAY + random.random(), True
+        return False, 0, False
+    if policy.can_retry(retry_count):
+        return True, policy.next_delay(retry_count), True
+    return False, 0, False
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Transaction:
+    """``with`` block: a short-lived connection, committed on success."""
+
+    def __init__(self, connect):
+        self.connection = connect()
+
+    def __enter__(self):
+        return self.connection.cursor()
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.connection.commit()
+            else:
+                self.connection.rollback()
+        finally:
+            self.connection.close()

@@ -1,0 +1,20 @@
+"""The delay entry point on every model: ``records.with_delay(...).method()``."""
+from odoo import models
+
+from ..service import enqueue
+
+
+class Base(models.AbstractModel):
+    _inherit = 'base'
+
+    def with_delay(self, priority=None, eta=None, channel=None, description=None,
+                   identity_key=None, max_retries=None, timeout=None):
+        """Calls on the returned object enqueue jobs instead of running.
+
+        ``eta``: a datetime (UTC) or a number of seconds from now;
+        ``identity_key``: a second call with the key of a pending job
+        returns that job instead of a new one.
+        """
+        return enqueue.DelayedRecords(self, dict(
+            priority=priority, eta=eta, channel=channel, description=description,
+            identity_key=identity_key, max_retries=max_retries, timeout=timeout))

@@ -1,0 +1,118 @@
+"""Turn a delayed call into a queue_job row, in the caller's transaction."""
+import datetime
+import json
+import uuid
+
+from odoo import fields
+from odoo.tools import config
+
+from ..engine import defaults, serialization, states, store
+from ..engine.decorator import find_job_method
+
+# Context keys a job runs with: what changes the result of business code.
+CONTEXT_KEYS = ('lang', 'tz', 'active_test', 'force_company')
+RUN_NOW_CONTEXT_KEY = 'background_job_run_now'
+
+
+class DelayedRecords:
+    """``records.with_delay(...)``: attribute access gives a function that
+    enqueues the call."""
+
+    __slots__ = ('_records', '_options')
+
+    def __init__(self, records, options):
+        self._records = records
+        self._options = options
+
+    def __getattr__(self, name):
+        def delayed(*args, **kwargs):
+            return self._enqueue_call(name, args, kwargs)
+        delayed.__name__ = name
+        return delayed
+
+    def _enqueue_call(self, method_name, args, kwargs):
+        records = self._records
+        try:
+            job_method = find_job_method(type(records), method_name)
+        except LookupError:
+            raise AttributeError(
+                "%s.%s cannot be delayed: only methods decorated with @job "
+                "(from odoo.addons.background_job import job) run as jobs"
+                % (records._name, method_name)) from None
+        if run_now(records.env):
+            return run_immediately(records, job_method, args, kwargs, self._options)
+        values = job_values(records, job_method, args, kwargs, self._options)
+        job_id = store.enqueue(records.env.cr, values)
+        return records.env['queue.job'].browse(job_id)
+
+
+def run_now(env):
+    return bool(env.context.get(RUN_NOW_CONTEXT_KEY)) or \
+        str(config.misc.get('background_job', {}).get('run_now', '')).lower() in ('1', 'true', 'yes')
+
+
+def job_values(records, job_method, args, kwargs, options, parent_id=None,
+               state=states.PENDING):
+    """The row of a new job (keys of engine.sql.ENQUEUE); raises TypeError,
+    naming the argument, before anything is written."""
+    env = records.env
+    description = '%s.%s' % (records._name, job_method.__name__)
+    args_json, kwargs_json = serialization.dumps_arguments(args, kwargs, description)
+    context = {key: env.context[key] for key in CONTEXT_KEYS if key in env.context}
+    max_retries = options.get('max_retries')
+    return {
+        'uuid': str(uuid.uuid4()),
+        'name': options.get('description') or job_method.__doc__ and
+        job_method.__doc__.strip().splitlines()[0] or description,
+        'model_name': records._name,
+        'method_name': job_method.__name__,
+        'record_ids': json.dumps(records.ids),
+        'args': args_json,
+        'kwargs': kwargs_json,
+        'context': json.dumps(context),
+        'user_id': env.uid,
+        'company_id': env.context.get('force_company') or env.user.company_id.id,
+        'channel': options.get('channel') or job_method.channel,
+        'priority': job_method.priority if options.get('priority') is None else options['priority'],
+        'eta': to_eta(options.get('eta')),
+        'state': state,
+        'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
+        'timeout': options.get('timeout') or job_method.timeout or 0,
+        'identity_key': options.get('identity_key'),
+        'parent_id': parent_id,
+    }
+
+
+def to_eta(eta):
+    """None, seconds from now, or a datetime/date -> UTC string or None."""
+    if eta is None or eta is False:
+        return None
+    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
+        eta = datetime.datetime.utcnow() + datetime.timedelta(seconds=eta)
+    if isinstance(eta, datetime.datetime):
+        if eta.tzinfo is not None:
+            eta = eta.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return fields.Datetime.to_string(eta)
+    if isinstance(eta, datetime.date):
+        return fields.Date.to_string(eta) + ' 00:00:00'
+    if isinstance(eta, str):
+        return fields.Datetime.to_string(fields.Datetime.from_string(eta))
+    raise TypeError('eta must be a datetime, a date or a number of seconds, not %r' % (eta,))
+
+
+def run_immediately(records, job_method, args, kwargs, options):
+    """run_now mode: run the call in the caller's transaction and record it
+    as a done job, so code that reads the returned job still works."""
+    values = job_values(records, job_method, args, kwargs, options)  # validates args
+    result = job_method.func(records, *args, **kwargs)
+    values.update(state=states.DONE, identity_key=None)
+    job_id = store.enqueue(records.env.cr, values)
+    store.record_immediate_result(records.env.cr, job_id, bounded_result(result))
+    return records.env['queue.job'].browse(job_id)
+
+
+def bounded_result(result, limit=defaults.RESULT_MAX_CHARS):
+    if result is None:
+        return None
+    text = result if isinstance(result, str) else repr(result)
+    return text if len(text) <= limit else text[:limit] + '... (%d characters)' % len(text)

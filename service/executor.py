@@ -1,0 +1,105 @@
+"""Run a claimed job in an Odoo environment (the engine's Executor)."""
+import json
+import logging
+import time
+
+import odoo
+from odoo import api
+
+from ..engine import serialization, store
+from ..engine.decorator import find_job_method
+from ..engine.exceptions import NotAJobError, RecordsGoneError
+from ..engine.retry import RetryPolicy
+from .enqueue import bounded_result
+
+_logger = logging.getLogger(__name__)
+
+# How often a worker checks whether another process changed the registry
+# (module install/upgrade), in seconds.
+REGISTRY_CHECK_INTERVAL = 5
+
+
+def resolve(env, model_name, method_name):
+    """The @job method to run; NotAJobError for anything else."""
+    if model_name not in env:
+        raise NotAJobError('model %r does not exist (is its module installed?)' % model_name)
+    try:
+        return find_job_method(type(env[model_name]), method_name)
+    except LookupError:
+        raise NotAJobError(
+            '%s.%s is not a job: only methods decorated with @job can run from '
+            'the queue; nothing was run' % (model_name, method_name)) from None
+
+
+def call_job(env, model_name, method_name, record_ids, args_json, kwargs_json):
+    """Call a job's method in ``env``; returns the method's result.
+
+    Records deleted since the job was enqueued are left out; when none is
+    left, the job fails with RecordsGoneError (not retried).
+    """
+    job_method = resolve(env, model_name, method_name)
+    records = env[model_name].browse(record_ids)
+    if record_ids:
+        records = records.exists()
+        if not records:
+            raise RecordsGoneError(
+                'the %d %s record(s) of this job were deleted before it ran: %s'
+                % (len(record_ids), model_name, record_ids[:20]))
+    args, kwargs = serialization.loads_arguments(
+        args_json, kwargs_json, browse=lambda model, ids: env[model].browse(ids))
+    return job_method.func(records, *args, **kwargs)
+
+
+def job_environment(cr, user_id, company_id, context_json, job_id):
+    context = json.loads(context_json or '{}')
+    if company_id:
+        context.setdefault('force_company', company_id)
+    context['background_job_id'] = job_id
+    return api.Environment(cr, user_id, context)
+
+
+class OdooExecutor:
+    """perform() runs one job in its own Odoo transaction."""
+
+    def __init__(self, dbname):
+        self.dbname = dbname
+        self._registry_checked = 0.0
+
+    def registry(self):
+        registry = odoo.registry(self.dbname)
+        now = time.monotonic()
+        if now - self._registry_checked > REGISTRY_CHECK_INTERVAL:
+            self._registry_checked = now
+            registry = registry.check_signaling()
+        return registry
+
+    def job_options(self, job):
+        model_class = self.registry().models.get(job.model_name)
+        try:
+            job_method = find_job_method(model_class, job.method_name)
+        except (LookupError, TypeError):  # not a job: perform() will say so
+            return RetryPolicy(max_retries=job.max_retries), None
+        policy = job_method.retry_policy
+        if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
+            policy = RetryPolicy(job.max_retries, policy.pattern)
+        return policy, (job.timeout or job_method.timeout)
+
+    def perform(self, job, worker_id, timeout):
+        registry = self.registry()
+        with api.Environment.manage():
+            cr = registry.cursor()
+            try:
+                if not store.lock_for_run(cr, job.id, worker_id, timeout):
+                    cr.rollback()
+                    return False
+                env = job_environment(cr, job.user_id, job.company_id, job.context, job.id)
+                result = call_job(env, job.model_name, job.method_name,
+                                  json.loads(job.record_ids), job.args, job.kwargs)
+                store.mark_done(cr, job.id, bounded_result(result))
+                cr.commit()
+                return True
+            except Exception:
+                cr.rollback()
+                raise
+            finally:
+                cr.close()

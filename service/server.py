@@ -1,0 +1,197 @@
+"""Start the job workers inside Odoo's servers, and as a process of its own.
+
+- threaded server (the default): worker threads in the server process;
+- prefork server (--workers N): one dedicated job process forked by the
+  server's arbiter, restarted if it dies; HTTP workers never run jobs;
+- ``odoo queue-worker``: workers only (cli/queue_worker.py), so more
+  machines can serve the same database.
+
+The addon must be loaded server-wide (``server_wide_modules`` or
+``--load=base,web,background_job``) for its post_load hook to run before the
+server starts.
+"""
+import logging
+import os
+import signal
+import time
+
+import psycopg2
+
+import odoo
+from odoo.service import server as odoo_server
+from odoo.tools import config
+
+from ..engine import defaults
+from ..engine.manager import Manager
+from ..engine.worker import DatabaseRunner, Settings
+from .executor import OdooExecutor
+
+_logger = logging.getLogger(__name__)
+
+ADDON = 'background_job'
+
+
+def options():
+    return config.misc.get(ADDON, {})
+
+
+def settings_from_config():
+    section = options()
+    channels = dict(defaults.CHANNELS)
+    if section.get('channels'):
+        channels = {}
+        for item in section['channels'].split(','):
+            name, _, capacity = item.strip().partition(':')
+            if name:
+                channels[name.strip()] = int(capacity or 0)
+    return Settings(
+        threads=int(section.get('threads', defaults.THREADS)),
+        dead_after=float(section.get('dead_after', defaults.DEAD_AFTER)),
+        timeout=int(section.get('timeout', defaults.TIMEOUT)),
+        channels=channels)
+
+
+def connect(dbname):
+    """A plain psycopg2 connection with Odoo's connection settings."""
+    _, params = odoo.sql_db.connection_info_for(dbname)
+    return psycopg2.connect(application_name='background_job', **params)
+
+
+def addon_installed(dbname):
+    try:
+        connection = connect(dbname)
+    except psycopg2.Error:
+        return False
+    try:
+        with connection.cursor() as cr:
+            cr.execute("SELECT to_regclass('queue_job') IS NOT NULL AND EXISTS ("
+                       " SELECT 1 FROM ir_module_module WHERE name = %s"
+                       " AND state IN ('installed', 'to upgrade'))", (ADDON,))
+            return cr.fetchone()[0]
+    except psycopg2.Error:
+        return False
+    finally:
+        connection.close()
+
+
+def candidate_databases():
+    configured = options().get('databases') or config['db_name']
+    if configured:
+        return [name.strip() for name in configured.split(',') if name.strip()]
+    connection = connect('postgres')
+    try:
+        with connection.cursor() as cr:
+            cr.execute("SELECT datname FROM pg_database WHERE datallowconn "
+                       "AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname")
+            return [row[0] for row in cr.fetchall()]
+    finally:
+        connection.close()
+
+
+def list_databases():
+    return [name for name in candidate_databases() if addon_installed(name)]
+
+
+def make_manager():
+    settings = settings_from_config()
+    return Manager(list_databases, lambda dbname: DatabaseRunner(
+        dbname, lambda: connect(dbname), OdooExecutor(dbname), settings))
+
+
+def run_workers_until_signal():
+    """Foreground loop of the job process and of ``odoo queue-worker``."""
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *args: stop.append(True))
+    manager = make_manager()
+    manager.start()
+    while not stop:
+        time.sleep(0.2)
+    _logger.info('job workers stopping: letting running jobs finish')
+    manager.stop()
+
+
+# -- hooks into Odoo's servers ------------------------------------------------
+def _threaded_cron_spawn(original):
+    def cron_spawn(self):
+        original(self)
+        if settings_from_config().threads > 0:
+            self.background_job_manager = make_manager()
+            self.background_job_manager.start()
+    return cron_spawn
+
+
+def _threaded_stop(original):
+    def stop(self):
+        manager = getattr(self, 'background_job_manager', None)
+        if manager:
+            manager.stop()
+        return original(self)
+    return stop
+
+
+def _prefork_process_spawn(original):
+    def process_spawn(self):
+        original(self)
+        if settings_from_config().threads <= 0:
+            return
+        pid = getattr(self, 'background_job_pid', None)
+        if pid and _alive(pid):
+            return
+        pid = os.fork()
+        if pid == 0:
+            _job_process(self)
+        _logger.info('job worker process %s started', pid)
+        self.background_job_pid = pid
+    return process_spawn
+
+
+def _prefork_stop(original):
+    def stop(self, graceful=True):
+        pid = getattr(self, 'background_job_pid', None)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGTERM if graceful else signal.SIGKILL)
+        return original(self, graceful)
+    return stop
+
+
+def _job_process(server):
+    """Body of the forked job process: never returns."""
+    status = 0
+    try:
+        for sig in (signal.SIGHUP, signal.SIGCHLD, signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(sig, signal.SIG_DFL)
+        if server.socket:
+            server.socket.close()
+        odoo.sql_db.close_all()  # never share the arbiter's connections
+        run_workers_until_signal()
+    except Exception:
+        _logger.exception('job worker process crashed')
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _alive(pid):
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return finished == 0
+
+
+def _wrap(cls, name, wrapper):
+    original = getattr(cls, name)
+    if getattr(original, '_background_job_wrapped', False):
+        return
+    wrapped = wrapper(original)
+    wrapped._background_job_wrapped = True
+    setattr(cls, name, wrapped)
+
+
+def post_load():
+    """Called by Odoo when it loads the addon (server-wide: at start-up)."""
+    _wrap(odoo_server.ThreadedServer, 'cron_spawn', _threaded_cron_spawn)
+    _wrap(odoo_server.ThreadedServer, 'stop', _threaded_stop)
+    _wrap(odoo_server.PreforkServer, 'process_spawn', _prefork_process_spawn)
+    _wrap(odoo_server.PreforkServer, 'stop', _prefork_stop)

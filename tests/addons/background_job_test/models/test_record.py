@@ -1,0 +1,78 @@
+"""Job methods the tests and benchmarks enqueue."""
+import json
+import time
+
+from odoo import fields, models
+
+from odoo.addons.background_job import FailedJobError, RetryableJobError, job
+
+
+class TestLog(models.Model):
+    """One row per job execution: lets tests count runs exactly."""
+    _name = 'background.job.test.log'
+    _description = 'Job execution log (tests)'
+
+    marker = fields.Char(index=True)
+    info = fields.Text()
+
+
+class TestRecord(models.Model):
+    _name = 'background.job.test.record'
+    _description = 'Record that test jobs run on'
+
+    name = fields.Char()
+    value = fields.Integer()
+
+    @job
+    def noop(self):
+        return None
+
+    @job
+    def log_run(self, marker, info=None):
+        """Log one execution, then return the marker."""
+        self.env['background.job.test.log'].create({'marker': marker, 'info': json.dumps(info)})
+        return marker
+
+    @job(max_retries=2, retry_pattern={1: 1})
+    def log_then_fail(self, marker):
+        """Write, then raise: the write must be rolled back."""
+        self.env['background.job.test.log'].create({'marker': marker})
+        raise ValueError('boom %s' % marker)
+
+    @job(max_retries=3)
+    def fail_hard(self, marker):
+        raise FailedJobError('give up %s' % marker)
+
+    @job(max_retries=1)
+    def ask_retry(self, marker, seconds=1):
+        self.env['background.job.test.log'].create({'marker': marker})
+        raise RetryableJobError('not yet', seconds=seconds)
+
+    @job
+    def describe_env(self, marker):
+        """Log who and where the job ran as."""
+        info = {'uid': self.env.uid, 'ids': self.ids,
+                'company': self.env.context.get('force_company'),
+                'lang': self.env.context.get('lang'), 'tz': self.env.context.get('tz'),
+                'active_test': self.env.context.get('active_test', True),
+                'job_id': self.env.context.get('background_job_id')}
+        self.env['background.job.test.log'].create({'marker': marker, 'info': json.dumps(info)})
+        return info
+
+    @job(timeout=1)
+    def sleep_in_sql(self, seconds):
+        self.env.cr.execute('SELECT pg_sleep(%s)', (seconds,))
+
+    @job
+    def sleep_and_log(self, marker, seconds):
+        time.sleep(seconds)
+        self.env['background.job.test.log'].create({'marker': marker})
+
+    @job(channel='root.narrow')
+    def narrow_channel(self, marker, seconds):
+        """Sleeps in a channel the tests give a small capacity."""
+        time.sleep(seconds)
+        self.env['background.job.test.log'].create({'marker': marker})
+
+    def not_a_job(self):
+        self.env['background.job.test.log'].create({'marker': 'not_a_job ran'})
