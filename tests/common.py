@@ -1,0 +1,79 @@
+"""Helpers for tests that need real commits: a cloned database, committed
+environments, and job workers running in this process."""
+import contextlib
+import time
+
+import odoo
+from odoo import SUPERUSER_ID, api
+
+from odoo.addons.background_job.engine.worker import DatabaseRunner, Settings
+from odoo.addons.background_job.service.executor import OdooExecutor
+from odoo.addons.background_job.service.server import connect
+
+from . import odoo_server
+
+# Fast clocks for tests; production values are in engine/defaults.py.
+FAST = dict(poll_interval=0.2, heartbeat_interval=0.5, reap_interval=0.5, dead_after=3)
+
+
+def wait_for(predicate, timeout=60, interval=0.05, message='condition'):
+    """Poll ``predicate`` until it returns a truthy value, at most ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %ss waiting for %s (last: %r)'
+                                 % (timeout, message, value))
+        time.sleep(interval)
+
+
+class CommittedDatabase:
+    """A throwaway clone of the test database whose transactions commit."""
+
+    def __init__(self):
+        self.name = odoo_server.clone_database()
+        self.registry = odoo.registry(self.name)
+
+    @contextlib.contextmanager
+    def env(self, uid=SUPERUSER_ID, context=None):
+        """An environment whose transaction commits at the end of the block."""
+        with api.Environment.manage(), self.registry.cursor() as cr:
+            yield api.Environment(cr, uid, context or {})
+
+    def query(self, statement, params=None):
+        connection = connect(self.name)
+        try:
+            with connection, connection.cursor() as cr:
+                cr.execute(statement, params)
+                return cr.fetchall() if cr.description else cr.rowcount
+        finally:
+            connection.close()
+
+    def states(self, marker_like='%'):
+        return dict(self.query("SELECT state, count(*) FROM queue_job "
+                               "WHERE args LIKE %s GROUP BY state", (marker_like,)))
+
+    def log_count(self, marker):
+        return self.query("SELECT count(*) FROM background_job_test_log WHERE marker = %s",
+                          (marker,))[0][0]
+
+    def runner(self, threads=2, **overrides):
+        settings = Settings(threads=threads, **dict(FAST, **overrides))
+        return DatabaseRunner(self.name, lambda: connect(self.name),
+                              OdooExecutor(self.name), settings)
+
+    def drop(self):
+        odoo.modules.registry.Registry.delete(self.name)
+        odoo.sql_db.close_db(self.name)
+        odoo_server.drop_database(self.name)
+
+
+@contextlib.contextmanager
+def running(runner):
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop(timeout=30)

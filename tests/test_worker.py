@@ -1,0 +1,135 @@
+"""Workers running real jobs with real commits (in-process runner)."""
+import json
+import unittest
+
+from .common import CommittedDatabase, running, wait_for
+
+
+class WorkerCase(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = CommittedDatabase()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
+
+    def make_record(self, env, name='r'):
+        return env['background.job.test.record'].create({'name': name})
+
+    def job(self, job_id):
+        rows = self.db.query("SELECT state, retry, exc_type, exc_message, exc_info, result, "
+                             "date_started, date_done, worker_id FROM queue_job WHERE id = %s",
+                             (job_id,))
+        keys = 'state retry exc_type exc_message exc_info result date_started date_done worker_id'
+        return dict(zip(keys.split(), rows[0]))
+
+    def wait_state(self, job_id, states, timeout=60):
+        return wait_for(lambda: self.job(job_id)['state'] in states and self.job(job_id),
+                        timeout, message='job %s in %s' % (job_id, states))
+
+
+class TestWorker(WorkerCase):
+
+    def test_job_runs_once_commits_its_effects_and_is_done(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).log_run.delay('ran-once').id
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'done'})
+        self.assertEqual(job['result'], 'ran-once')
+        self.assertEqual(self.db.log_count('ran-once'), 1)
+        self.assertIsNotNone(job['date_started'])
+
+    def test_job_enqueued_in_a_rolled_back_transaction_never_runs(self):
+        with running(self.db.runner()) as runner:
+            with self.db.env() as env:
+                job_id = self.make_record(env).log_run.delay('rolled-back').id
+                env.cr.rollback()
+            with self.db.env() as env:
+                marker_job = self.make_record(env).log_run.delay('after-rollback').id
+            self.wait_state(marker_job, {'done'})
+        self.assertEqual(self.db.query('SELECT count(*) FROM queue_job WHERE id = %s',
+                                       (job_id,))[0][0], 0)
+        self.assertEqual(self.db.log_count('rolled-back'), 0)
+
+    def test_workers_do_not_see_a_job_before_its_transaction_commits(self):
+        with running(self.db.runner()):
+            with self.db.env() as env:
+                job_id = self.make_record(env).log_run.delay('uncommitted').id
+                env.cr.execute('SELECT pg_sleep(1)')
+                self.assertEqual(self.db.log_count('uncommitted'), 0)
+            self.wait_state(job_id, {'done'})
+
+    def test_failure_rolls_back_the_job_effects_and_retries_then_fails(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).log_then_fail.delay('boom').id
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'failed'}, timeout=90)
+        self.assertEqual(job['retry'], 2)  # max_retries=2: 1 run + 2 retries
+        self.assertEqual(job['exc_type'], 'ValueError')
+        self.assertEqual(job['exc_message'], 'boom boom')
+        self.assertIn('Traceback', job['exc_info'])
+        self.assertIn('log_then_fail', job['exc_info'])
+        self.assertEqual(self.db.log_count('boom'), 0)  # every attempt rolled back
+
+    def test_failed_job_error_fails_at_once(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).fail_hard.delay('hard').id
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'failed'})
+        self.assertEqual((job['retry'], job['exc_type']), (0, 'FailedJobError'))
+
+    def test_retryable_job_error_retries_after_the_requested_delay(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).ask_retry.delay('later', seconds=1).id
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'failed'}, timeout=60)
+        self.assertEqual(job['retry'], 1)  # max_retries=1
+        self.assertEqual(job['exc_type'], 'RetryableJobError')
+        self.assertEqual(self.db.log_count('later'), 0)
+
+    def test_a_row_naming_an_undecorated_method_runs_nothing(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).log_run.delay('forged').id
+        self.db.query("UPDATE queue_job SET method_name = 'not_a_job', max_retries = 0 "
+                      "WHERE id = %s", (job_id,))
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'failed'})
+        self.assertEqual(job['exc_type'], 'NotAJobError')
+        self.assertIn('not_a_job is not a job', job['exc_message'])
+        self.assertEqual(self.db.log_count('not_a_job ran'), 0)
+
+    def test_job_on_deleted_records_fails_clearly_without_retrying(self):
+        with self.db.env() as env:
+            record = self.make_record(env)
+            job_id = record.log_run.delay('gone').id
+            record.unlink()
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'failed'})
+        self.assertEqual((job['exc_type'], job['retry']), ('RecordsGoneError', 0))
+        self.assertIn('deleted before it ran', job['exc_message'])
+
+    def test_job_runs_as_the_enqueuing_user_with_their_context(self):
+        with self.db.env() as env:
+            demo_user = env['res.users'].create({'name': 'Job User', 'login': 'jobuser'})
+            env['res.lang'].load_lang('fr_FR')
+            records = self.make_record(env).sudo(demo_user.id).with_context(
+                lang='fr_FR', tz='Europe/Brussels', active_test=False)
+            job_id = records.describe_env.delay('who').id
+            expected = {'uid': demo_user.id, 'ids': records.ids,
+                        'company': demo_user.company_id.id, 'lang': 'fr_FR',
+                        'tz': 'Europe/Brussels', 'active_test': False, 'job_id': job_id}
+        with running(self.db.runner()):
+            job = self.wait_state(job_id, {'done'})
+        info = json.loads(self.db.query(
+            "SELECT info FROM background_job_test_log WHERE marker = 'who'")[0][0])
+        self.assertEqual(info, expected)
+
+    def test_time_limit_cancels_a_long_statement(self):
+        with self.db.env() as env:
+            job = self.make_record(env).with_delay(max_retries=0).sleep_in_sql(30)
+        with running(self.db.runner()):
+            state = self.wait_state(job.id, {'failed'}, timeout=30)
+        self.assertEqual(state['exc_type'], 'QueryCanceled')
+        self.assertIn('statement timeout', state['exc_message'])
