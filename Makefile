@@ -3,7 +3,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 RUN_DB := background_job
-TEST_DB := background_job_test
+TEST_DB ?= background_job_test
+export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
 .PHONY: setup test run worker bench clean

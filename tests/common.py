@@ -77,3 +77,22 @@ def running(runner):
         yield runner
     finally:
         runner.stop(timeout=30)
+
+
+def server_config(name, **job_options):
+    """A copy of odoo.conf with [background_job] options replaced, written to
+    the test's output folder; returns its path."""
+    import configparser
+    import os
+    parser = configparser.ConfigParser()
+    parser.read(odoo_server.CONFIG)
+    for key, value in job_options.items():
+        parser['background_job'][key] = str(value)
+    path = os.path.join(odoo_server.test_output_dir(), name + '.conf')
+    with open(path, 'w') as handle:
+        parser.write(handle)
+    return path
+
+
+def server_command(config, db):
+    return [odoo_server.ODOO, '-c', config, '-d', db, '--db-filter=^%s$' % db]

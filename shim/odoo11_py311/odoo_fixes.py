@@ -125,11 +125,31 @@ def fix_web_controllers(module):
     module.ElementTree = _pure_python_element_tree()
 
 
+# --- prefork workers ------------------------------------------------------------
+class _IntegerLimits:
+    """``resource`` as odoo.service.server sees it: its prefork workers pass
+    ``cpu_time + limit`` (a float) to setrlimit, which Python 3.10+ refuses."""
+
+    def __init__(self, resource_module):
+        self._resource = resource_module
+
+    def setrlimit(self, which, limits):
+        return self._resource.setrlimit(which, tuple(int(limit) for limit in limits))
+
+    def __getattr__(self, name):
+        return getattr(self._resource, name)
+
+
+def fix_server(module):
+    module.resource = _IntegerLimits(module.resource)
+
+
 # module name -> (fix name, fix)
 FIXES = {
     'odoo.tools.safe_eval': ('safe_eval_opcodes', fix_safe_eval),
     'odoo.addons.base.ir.ir_qweb.qweb': ('qweb', fix_qweb),
     'odoo.addons.web.controllers.main': ('web_getchildren', fix_web_controllers),
+    'odoo.service.server': ('prefork_setrlimit', fix_server),
 }
 
 

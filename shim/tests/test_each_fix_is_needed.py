@@ -8,7 +8,7 @@ import pytest
 
 FIX_NAMES = ('collections_abc', 'getargspec', 'formatargspec', 'base64',
              'safe_eval_opcodes', 'qweb_posonlyargs', 'qweb_constants',
-             'qweb_line_ranges', 'web_getchildren')
+             'qweb_line_ranges', 'web_getchildren', 'prefork_setrlimit')
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

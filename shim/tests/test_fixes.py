@@ -97,3 +97,13 @@ def test_web_client_concatenates_xml_templates():
         for path in paths:
             os.unlink(path)
     assert b't-name="one"' in xml and b't-name="two"' in xml
+
+
+def test_prefork_workers_can_set_cpu_limits_from_float_seconds():
+    # Worker.process_limit() does setrlimit(RLIMIT_CPU, (cpu_time + limit, hard))
+    # with a float cpu_time; re-apply the current limits the same way.
+    import resource
+    from odoo.service import server
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    server.resource.setrlimit(resource.RLIMIT_CPU, (float(soft), hard))
+    assert resource.getrlimit(resource.RLIMIT_CPU) == (soft, hard)
