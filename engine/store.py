@@ -128,3 +128,38 @@ def seconds_to_next_eta(cr) -> Optional[float]:
 def purge_finished(cr, days: int, limit: int = 10000) -> int:
     cr.execute(sql.PURGE_FINISHED, {'days': days, 'limit': limit})
     return cr.rowcount
+
+# -- admin actions -------------------------------------------------------------
+def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
+                  top_priority: bool = False) -> list:
+    """Requeue the jobs that are in ``from_states`` and not locked; wakes the
+    workers on commit. Returns the ids changed."""
+    cr.execute(sql.ADMIN_REQUEUE, {'ids': list(job_ids), 'from_states': list(from_states),
+                                   'top_priority': top_priority})
+    return [row[0] for row in cr.fetchall()]
+
+
+def admin_cancel(cr, job_ids: Iterable[int], from_states: Iterable[str]) -> list:
+    cr.execute(sql.ADMIN_CANCEL, {'ids': list(job_ids), 'from_states': list(from_states)})
+    return [row[0] for row in cr.fetchall()]
+
+
+def admin_set_done(cr, job_ids: Iterable[int], from_states: Iterable[str],
+                   result: str) -> list:
+    cr.execute(sql.ADMIN_SET_DONE, {'ids': list(job_ids), 'from_states': list(from_states),
+                                    'result': result})
+    return [row[0] for row in cr.fetchall()]
+
+
+def lock_nowait(cr, job_ids: Iterable[int], delete: bool = False, **execute_options) -> None:
+    """Lock the jobs' rows or raise psycopg2's LockNotAvailable at once.
+    ``execute_options`` go to ``cr.execute`` (with Odoo's cursor,
+    ``log_exceptions=False``: the lock error is expected, not a bad query)."""
+    statement = sql.LOCK_FOR_DELETE_NOWAIT if delete else sql.LOCK_FOR_WRITE_NOWAIT
+    cr.execute(statement, {'ids': list(job_ids)}, **execute_options)
+
+
+def channel_load(cr, channels: Iterable[str]) -> dict:
+    """{channel: (running, pending)} for the named channels that have jobs."""
+    cr.execute(sql.CHANNEL_LOAD, {'channels': list(channels)})
+    return {name: (running, pending) for name, running, pending in cr.fetchall()}

@@ -57,6 +57,10 @@ class Executor(Protocol):
     def job_options(self, job: store.ClaimedJob) -> tuple:
         """(RetryPolicy, timeout or None) of the job's method."""
 
+    def jobs_failed(self, job_ids: list) -> None:
+        """Called once these jobs failed for good (committed): the
+        application tells people (the backend notifies who enqueued them)."""
+
 
 class Wakeup:
     """Lets idle job threads sleep until new work may be there. A generation
@@ -198,12 +202,25 @@ class DatabaseRunner:
         log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
             ', retry in %ss' % delay if retry else '', error)
         with connection, connection.cursor() as cr:
-            store.mark_failed(
+            recorded = store.mark_failed(
                 cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
                 exec_time=exec_time, exc_type=type(error).__name__,
                 exc_message=str(error) or type(error).__name__,
                 exc_info=''.join(traceback.format_exception(type(error), error,
                                                             error.__traceback__)))
+        if recorded and not retry:
+            self.report_failed([job.id])
+
+    def report_failed(self, job_ids: list) -> None:
+        """Pass jobs that failed for good to the executor; a problem there
+        (e.g. the notification) is logged and never stops the worker."""
+        report = getattr(self.executor, 'jobs_failed', None)
+        if report is None:  # executors written before the hook existed
+            return
+        try:
+            report(job_ids)
+        except Exception:
+            _logger.exception('could not report failed jobs %s', job_ids)
 
     # -- control thread ---------------------------------------------------
     def _control_loop(self) -> None:
@@ -246,6 +263,9 @@ class DatabaseRunner:
         if requeued:
             _logger.warning('requeued %d jobs of dead workers: %s', len(requeued), requeued[:20])
             self.wakeup.notify()
+            failed = [job_id for job_id, state in requeued if state == 'failed']
+            if failed:
+                self.report_failed(failed)
 
 
 def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):

@@ -2,3 +2,4 @@ from . import queue_job_channel
 from . import queue_job_worker
 from . import queue_job
 from . import base
+from . import ir_ui_menu

@@ -1,8 +1,37 @@
 """The job table. Rows are written by the engine (engine/store.py) in plain
-SQL; this model gives them to the backend and to Python code."""
-from odoo import api, fields, models
+SQL; this model gives them to the backend and to Python code.
 
-from ..engine import schema, states
+Nobody creates a job or changes what it runs through the ORM (hence through
+RPC): ``create`` is refused always, and the fields that say which code runs,
+on what and as whom are writable only with ``ENGINE_WRITE`` in the context,
+an object JSON-RPC cannot produce. Admin actions change the state with one
+guarded SQL statement each (engine/sql.py ``ADMIN_*``).
+"""
+import json
+import pprint
+
+import psycopg2
+import psycopg2.errors
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from ..engine import schema, serialization, states, store
+
+MANAGER_GROUP = 'background_job.background_job_group_manager'
+
+# ``with_context(**{ENGINE_WRITE_KEY: ENGINE_WRITE})`` lets Python code write
+# protected fields. A JSON-RPC context holds only JSON values, never this
+# object, so the check ``is ENGINE_WRITE`` cannot be passed from outside.
+ENGINE_WRITE = object()
+ENGINE_WRITE_KEY = 'background_job_engine_write'
+
+# When and how a job runs, not what or as whom: writable without the sentinel.
+SCHEDULING_FIELDS = frozenset({'name', 'priority', 'eta', 'channel', 'max_retries', 'timeout'})
+
+# Bus channel (with the database and the user id) of failure notifications.
+FAILED_CHANNEL = 'background_job.failed'
+CALL_DISPLAY_MAX_CHARS = 20000
 
 
 class QueueJob(models.Model):
@@ -56,6 +85,169 @@ class QueueJob(models.Model):
     child_ids = fields.One2many('queue.job', 'parent_id', 'Batch Jobs',
                                 readonly=True)
 
+    call_display = fields.Text('Call', compute='_compute_call_display',
+                               help='The call the job makes, with its arguments decoded.')
+    record_count = fields.Integer('Records', compute='_compute_call_display')
+
     @api.model_cr
     def init(self):
         schema.install(self.env.cr)
+
+    # -- display ---------------------------------------------------------------
+    @api.depends('model_name', 'method_name', 'record_ids', 'args', 'kwargs')
+    def _compute_call_display(self):
+        for job in self:
+            ids = _json_list(job.record_ids)
+            job.record_count = len(ids)
+            job.call_display = job._format_call(ids)
+
+    def _format_call(self, ids):
+        """``model(ids).method(arg, key=value)``, arguments as Python values;
+        the stored JSON when they cannot be decoded (e.g. a model is gone)."""
+        try:
+            args, kwargs = serialization.loads_arguments(
+                self.args or '[]', self.kwargs or '{}', browse=self._browse_for_display)
+        except Exception as error:  # any stored text must stay displayable
+            return '%s.%s(*%s, **%s)\n\n(arguments not decoded: %s)' % (
+                self.model_name, self.method_name, self.args, self.kwargs, error)
+        parts = [pprint.pformat(value, width=100) for value in args]
+        parts += ['%s=%s' % (key, pprint.pformat(value, width=100))
+                  for key, value in kwargs.items()]
+        text = '%s(%s).%s(%s)' % (self.model_name, ', '.join(map(str, ids)),
+                                  self.method_name, ', '.join(parts))
+        if len(text) > CALL_DISPLAY_MAX_CHARS:
+            text = text[:CALL_DISPLAY_MAX_CHARS] + '... (%d characters)' % len(text)
+        return text
+
+    def _browse_for_display(self, model_name, ids):
+        if model_name in self.env:
+            return self.env[model_name].browse(ids)
+        return _MissingModel(model_name, ids)
+
+    def action_open_records(self):
+        """The records the job runs on, in their own form or list."""
+        self.ensure_one()
+        ids = _json_list(self.record_ids)
+        if self.model_name not in self.env:
+            raise UserError(_('Model %s does not exist (is its module installed?).')
+                            % self.model_name)
+        action = {
+            'type': 'ir.actions.act_window',
+            'name': _('Records of job %s') % (self.name or self.id),
+            'res_model': self.model_name,
+            'domain': [('id', 'in', ids)],
+            'view_mode': 'tree,form',
+            'views': [(False, 'tree'), (False, 'form')],
+        }
+        if len(ids) == 1:
+            action.update(res_id=ids[0], view_mode='form', views=[(False, 'form')])
+        return action
+
+    # -- admin actions -----------------------------------------------------------
+    def requeue(self):
+        """Failed, cancelled or done jobs run again (with full retries)."""
+        self._check_manager()
+        return self._admin_change(_('requeued'), states.REQUEUE_FROM, store.admin_requeue)
+
+    def run_now(self):
+        """Pending or failed jobs run next: eta now, top priority. The job
+        still runs in a worker, never in this request."""
+        self._check_manager()
+        return self._admin_change(_('run now'), states.RUN_NOW_FROM, store.admin_requeue,
+                                  top_priority=True)
+
+    def set_done(self):
+        self._check_manager()
+        result = _('Set to done by hand by %s.') % self.env.user.name
+        return self._admin_change(_('set to done'), states.SET_DONE_FROM,
+                                  store.admin_set_done, result=result)
+
+    def cancel(self):
+        """Managers cancel any waiting or pending job; users their own."""
+        if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
+            raise AccessError(_('You can only cancel jobs you enqueued.'))
+        return self._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
+
+    def _admin_change(self, what, from_states, change, **options):
+        """Apply one guarded SQL change to the jobs the user may see; the
+        jobs that were not in ``from_states`` or were locked by a worker are
+        left as they are. UserError when none changed."""
+        self.check_access_rights('read')
+        self.check_access_rule('read')
+        changed = change(self.env.cr, self.ids, sorted(from_states), **options)
+        self.invalidate_cache(ids=self.ids)
+        if self and not changed:
+            allowed = ', '.join(label for value, label in states.SELECTION if value in from_states)
+            raise UserError(_('No job could be %s: only jobs in these states can (%s), '
+                              'and a running job is never changed by hand. '
+                              'Reload to see their current state.') % (what, allowed))
+        return True
+
+    def _is_manager(self):
+        return self.env.uid == SUPERUSER_ID or self.env.user.has_group(MANAGER_GROUP)
+
+    def _check_manager(self):
+        if not self._is_manager():
+            raise AccessError(_('Only job queue managers can do this.'))
+
+    # -- protection of the table -----------------------------------------------
+    @api.model
+    def create(self, values):
+        raise AccessError(_('Jobs cannot be created directly: they are enqueued by '
+                            'code, with records.with_delay().method() or method.delay().'))
+
+    def write(self, values):
+        protected = set(values) - SCHEDULING_FIELDS
+        if protected and self.env.context.get(ENGINE_WRITE_KEY) is not ENGINE_WRITE:
+            raise AccessError(_('What a job runs, on which records, with which arguments '
+                                'and as whom cannot be changed (fields: %s).')
+                              % ', '.join(sorted(protected)))
+        self._lock_rows(_('changed'))
+        return super().write(values)
+
+    def unlink(self):
+        self._lock_rows(_('deleted'), delete=True)
+        return super().unlink()
+
+    def _lock_rows(self, what, delete=False):
+        """Lock the rows now or fail: a running job's row is locked by its
+        worker until it ends, and the request must not hang on it."""
+        if not self.ids:
+            return
+        try:
+            with self.env.cr.savepoint():
+                store.lock_nowait(self.env.cr, self.ids, delete=delete, log_exceptions=False)
+        except psycopg2.errors.LockNotAvailable:
+            raise UserError(_('A job is running and cannot be %s now; try again once '
+                              'it has finished.') % what) from None
+
+    # -- failure notification ----------------------------------------------------
+    def _notify_failed(self):
+        """Tell the users who enqueued these (failed) jobs, on the bus: the
+        web client shows a notification (static/src/js)."""
+        notifications = [
+            ((self.env.cr.dbname, FAILED_CHANNEL, job.user_id.id), {
+                'id': job.id, 'name': job.name or '%s.%s' % (job.model_name, job.method_name),
+                'exc_message': (job.exc_message or '')[:500],
+            })
+            for job in self.sudo() if job.state == states.FAILED]
+        if notifications:
+            self.env['bus.bus'].sendmany(notifications)
+
+
+class _MissingModel:
+    """Stands for records of a model that is not installed, in displays."""
+
+    def __init__(self, model_name, ids):
+        self.text = '%s(%s)' % (model_name, ', '.join(map(str, ids)))
+
+    def __repr__(self):
+        return self.text
+
+
+def _json_list(text):
+    try:
+        value = json.loads(text or '[]')
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []

@@ -4,7 +4,7 @@ import logging
 import time
 
 import odoo
-from odoo import api
+from odoo import SUPERUSER_ID, api
 
 from ..engine import serialization, store
 from ..engine.decorator import find_job_method
@@ -83,6 +83,11 @@ class OdooExecutor:
         if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
             policy = RetryPolicy(job.max_retries, policy.pattern)
         return policy, (job.timeout or job_method.timeout)
+
+    def jobs_failed(self, job_ids):
+        """Notify the users who enqueued these jobs (queue.job._notify_failed)."""
+        with api.Environment.manage(), self.registry().cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})['queue.job'].browse(job_ids)._notify_failed()
 
     def perform(self, job, worker_id, timeout):
         registry = self.registry()

@@ -76,3 +76,22 @@ class TestRecord(models.Model):
 
     def not_a_job(self):
         self.env['background.job.test.log'].create({'marker': 'not_a_job ran'})
+
+
+class TestRecordBackend(models.Model):
+    """Jobs and entry points of the backend tests (security, browser)."""
+    _inherit = 'background.job.test.record'
+
+    def enqueue_log_run(self, marker):
+        """Business code that delays a job; tests call it over JSON-RPC."""
+        return self.log_run.delay(marker).id
+
+    @job(max_retries=0)
+    def fail_while_flagged(self, marker):
+        """Fails while the record's value is not 0; then logs and succeeds."""
+        if self.value:
+            raise ValueError('%s is flagged (value %s): clear the flag and requeue'
+                             % (self.name, self.value))
+        self.env['background.job.test.log'].create({'marker': marker})
+        return 'ran after the flag was cleared'
+
