@@ -29,6 +29,8 @@ import time
 import urllib.error
 import urllib.request
 
+import psycopg2
+
 # realpath: Odoo and pytest import the addon through .venv/addons/background_job.
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 OUTPUT_ROOT = os.path.join(ROOT, 'test-output')
@@ -81,6 +83,9 @@ def test_output_dir(name=None):
     return path
 
 
+test_output_dir.__test__ = False  # not a test, even when imported into a test module
+
+
 def wait_until(condition, timeout, what, interval=0.2):
     """Poll ``condition()`` until it is truthy and return its value; raise
     AssertionError naming ``what`` after ``timeout`` seconds."""
@@ -120,7 +125,7 @@ _clone_numbers = itertools.count(1)
 _stale_swept = False
 
 
-def clone_database(template=TEMPLATE_DB, name=None):
+def clone_database(template=TEMPLATE_DB, name=None, timeout=120):
     """Create database ``name`` (default: a new ``bj_srv_<pid>_<n>``) as a copy
     of ``template``, filestore included. Return its name."""
     global _stale_swept
@@ -129,18 +134,18 @@ def clone_database(template=TEMPLATE_DB, name=None):
         drop_stale_databases()
     if name is None:
         name = '%s%d_%d' % (CLONE_PREFIX, os.getpid(), next(_clone_numbers))
-    connection = ensure_db.connect_maintenance()
-    try:
-        with connection.cursor() as cr:
-            cr.execute('SELECT 1 FROM pg_database WHERE datname = %s', (template,))
-            if not cr.fetchone():
+    # Another `make test` may be remaking the template right now: wait for it.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ensure_db.copy(template, name, timeout=max(1, deadline - time.monotonic()))
+            return name
+        except psycopg2.errors.InvalidCatalogName:
+            if time.monotonic() >= deadline:
                 raise RuntimeError(
                     'no database %s: run `make test` (scripts/ensure_db.py %s makes it)'
-                    % (template, TEST_DB))
-    finally:
-        connection.close()
-    ensure_db.copy(template, name)
-    return name
+                    % (template, TEST_DB)) from None
+            time.sleep(1)
 
 
 def drop_database(name):
