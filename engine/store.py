@@ -28,6 +28,7 @@ class ClaimedJob:
     retry: int
     max_retries: int
     timeout: int
+    parent_id: Optional[int] = None  # the batch the job belongs to
 
 
 def enqueue(cr, values: dict) -> int:
@@ -128,6 +129,85 @@ def seconds_to_next_eta(cr) -> Optional[float]:
 def purge_finished(cr, days: int, limit: int = 10000) -> int:
     cr.execute(sql.PURGE_FINISHED, {'days': days, 'limit': limit})
     return cr.rowcount
+
+
+# -- batches (engine/batch.py) ---------------------------------------------------
+def enqueue_batch(cr, values: dict, ids: Iterable[int], job_size: int,
+                  done_method: Optional[str], job_res_id: Optional[int],
+                  batch_name: str, child_state: str = 'pending') -> tuple:
+    """Insert a batch and its children (``values``: the keys of sql.ENQUEUE,
+    shared by the children); returns (batch id, number of children)."""
+    params = dict(values, ids='{%s}' % ','.join(str(int(i)) for i in ids),
+                  job_size=job_size, done_method=done_method,
+                  job_res_id=job_res_id or None, batch_name=batch_name,
+                  child_state=child_state)
+    cr.execute(sql.ENQUEUE_BATCH, params)
+    batch_id, children, _ = cr.fetchone()
+    return batch_id, children
+
+
+def batches_of_jobs(cr, job_ids: Iterable[int]) -> list:
+    """The batches these jobs belong to."""
+    cr.execute(sql.BATCHES_OF_JOBS, {'job_ids': list(job_ids)})
+    return [row[0] for row in cr.fetchall()]
+
+
+def finish_batches(cr, batch_ids: Optional[Iterable[int]]) -> list:
+    """End the complete batches among ``batch_ids`` (None: all of them):
+    enqueue their done method, or mark them done. Run it in a transaction
+    that began after the finishing child's committed (see
+    sql.LOCK_COMPLETE_BATCHES). Returns the outer batches of the batches that
+    ended done here: they may be complete now, check them next, in a new
+    transaction once this one committed."""
+    if batch_ids is not None:
+        batch_ids = list(batch_ids)
+        if not batch_ids:
+            return []
+    cr.execute(sql.LOCK_COMPLETE_BATCHES, {'batch_ids': batch_ids})
+    locked = [row[0] for row in cr.fetchall()]
+    if not locked:
+        return []
+    cr.execute(sql.FINISH_BATCHES, {
+        'batch_ids': locked, 'done_job_model': sql.DONE_JOB_MODEL,
+        'done_job_method': sql.DONE_JOB_METHOD,
+        'done_job_max_retries': sql.DONE_JOB_MAX_RETRIES})
+    return sorted({outer for _, outer, done_job, _ in cr.fetchall()
+                   if outer and done_job is None})
+
+
+def lock_batch_for_done(cr, batch_id: int, done_job_id: Optional[int]) -> bool:
+    """In the done job's transaction: False if the batch no longer waits
+    for this done job (requeued or cancelled since)."""
+    cr.execute(sql.LOCK_BATCH_FOR_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
+    return cr.fetchone() is not None
+
+
+def mark_batch_done(cr, batch_id: int, done_job_id: Optional[int]) -> None:
+    cr.execute(sql.MARK_BATCH_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
+
+
+def batch_progress(cr, batch_ids: Iterable[int]) -> dict:
+    """{batch id: {child state: count}}."""
+    cr.execute(sql.BATCH_PROGRESS, {'batch_ids': list(batch_ids)})
+    counts: dict = {}
+    for batch_id, state, count in cr.fetchall():
+        counts.setdefault(batch_id, {})[state] = count
+    return counts
+
+
+def cancel_batches(cr, batch_ids: Iterable[int]) -> list:
+    """Cancel waiting batches (see sql.CANCEL_BATCHES); returns their outer
+    batches, to check for completion."""
+    cr.execute(sql.CANCEL_BATCHES, {'batch_ids': list(batch_ids)})
+    return [row[0] for row in cr.fetchall()]
+
+
+def requeue_batches(cr, batch_ids: Iterable[int]) -> list:
+    """Requeue failed and cancelled children (see sql.REQUEUE_BATCHES);
+    returns the batches that wait again."""
+    cr.execute(sql.REQUEUE_BATCHES, {'batch_ids': list(batch_ids)})
+    return [row[0] for row in cr.fetchall()]
+
 
 # -- admin actions -------------------------------------------------------------
 def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],

@@ -193,6 +193,17 @@ class DatabaseRunner:
         except Exception as error:  # the job's transaction is rolled back
             self.handle_job_failure(connection, job, error, policy,
                                     time.monotonic() - started)
+        if job.parent_id:
+            self.finish_batches(connection, [job.parent_id])
+
+    def finish_batches(self, connection, batch_ids) -> None:
+        """After a child's transaction committed: if it was the last one,
+        end its batch (enqueue the done method, or mark it done), then the
+        batches around it (nested batches). One transaction per level, each
+        beginning after the previous one committed (see store.finish_batches)."""
+        while batch_ids:
+            with connection, connection.cursor() as cr:
+                batch_ids = store.finish_batches(cr, batch_ids)
 
     def handle_job_failure(self, connection, job, error, policy: RetryPolicy,
                            exec_time: float) -> None:
@@ -266,6 +277,19 @@ class DatabaseRunner:
             failed = [job_id for job_id, state in requeued if state == 'failed']
             if failed:
                 self.report_failed(failed)
+                self._finish_batches_of(cr, failed)
+
+    def _finish_batches_of(self, cr, job_ids) -> None:
+        """Jobs failed for good by the reaper (``cr`` autocommits: that is
+        committed) may have been the last of their batches. Finishing takes a
+        transaction of its own, on a connection of its own."""
+        batch_ids = store.batches_of_jobs(cr, job_ids)
+        if batch_ids:
+            connection = self.connect()
+            try:
+                self.finish_batches(connection, batch_ids)
+            finally:
+                connection.close()
 
 
 def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):

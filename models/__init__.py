@@ -1,5 +1,6 @@
 from . import queue_job_channel
 from . import queue_job_worker
 from . import queue_job
+from . import queue_job_batch
 from . import base
 from . import ir_ui_menu

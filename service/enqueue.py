@@ -32,18 +32,24 @@ class DelayedRecords:
 
     def _enqueue_call(self, method_name, args, kwargs):
         records = self._records
-        try:
-            job_method = find_job_method(type(records), method_name)
-        except LookupError:
-            raise AttributeError(
-                "%s.%s cannot be delayed: only methods decorated with @job "
-                "(from odoo.addons.background_job import job) run as jobs"
-                % (records._name, method_name)) from None
+        job_method = find_job(records, method_name)
         if run_now(records.env):
             return run_immediately(records, job_method, args, kwargs, self._options)
         values = job_values(records, job_method, args, kwargs, self._options)
         job_id = store.enqueue(records.env.cr, values)
         return records.env['queue.job'].browse(job_id)
+
+
+def find_job(records, method_name):
+    """The @job method ``method_name`` of the records' model; AttributeError
+    for anything else."""
+    try:
+        return find_job_method(type(records), method_name)
+    except LookupError:
+        raise AttributeError(
+            "%s.%s cannot be delayed: only methods decorated with @job "
+            "(from odoo.addons.background_job import job) run as jobs"
+            % (records._name, method_name)) from None
 
 
 def run_now(env):

@@ -95,3 +95,45 @@ class TestRecordBackend(models.Model):
         self.env['background.job.test.log'].create({'marker': marker})
         return 'ran after the flag was cleared'
 
+
+class TestRecordBatch(models.Model):
+    """Job and done methods of the batch tests (tests/test_batch*.py)."""
+    _inherit = 'background.job.test.record'
+
+    @job
+    def batch_chunk(self, marker, seconds=0):
+        """One job of a test batch: logs the ids it ran on; fails for good
+        when one of its records has a negative value."""
+        time.sleep(seconds)
+        if any(record.value < 0 for record in self):
+            raise FailedJobError('chunk of %s fails on purpose' % marker)
+        self.env['background.job.test.log'].create({'marker': marker,
+                                                    'info': json.dumps(self.ids)})
+
+    @job
+    def start_inner_batch(self, marker, job_size):
+        """A batch job that starts a batch of its own (nested batches)."""
+        return self.batch_chunk.delay_batch(
+            marker, job_size=job_size, done_method='background.job.test.record.batch_done').id
+
+    def batch_done(self, res_id=None):
+        """Done method: logs what it saw under the marker batch-done:<batch id>."""
+        batch = self.env['queue.job'].browse(self.env.context.get('batch_job_id'))
+        self.env.cr.execute("SELECT count(*) FROM queue_job WHERE parent_id = %s "
+                            "AND state NOT IN ('done', 'failed', 'cancelled')", (batch.id,))
+        unfinished = self.env.cr.fetchone()[0]
+        info = {'res_id': res_id, 'uid': self.env.uid,
+                'company': self.env.context.get('force_company'),
+                'total': batch.batch_total, 'done': batch.batch_done,
+                'failed': batch.batch_failed, 'unfinished': unfinished,
+                'job_id': self.env.context.get('background_job_id')}
+        self.env['background.job.test.log'].create({'marker': 'batch-done:%d' % batch.id,
+                                                    'info': json.dumps(info)})
+        return info
+
+    def batch_done_flaky(self, res_id=None):
+        """Done method that fails its first attempt (rolled back), then logs."""
+        done_job = self.env['queue.job'].browse(self.env.context.get('background_job_id'))
+        if done_job.retry == 0:
+            raise RetryableJobError('done method not ready yet', seconds=1)
+        return self.batch_done(res_id)

@@ -1,0 +1,95 @@
+"""Batches, the pure part: naming the done method, chunking rules, progress.
+
+A batch is a parent job in state ``waiting`` (never claimed: the claim only
+takes ``pending`` jobs) with one child job per ``job_size`` record ids. Once
+every child has finished, the parent gets one more job that runs its done
+method (engine/sql.py ``FINISH_BATCHES``); when that job completes, the
+parent is done.
+
+>>> split_done_method('invoice.match.report.finish')
+('invoice.match.report', 'finish')
+>>> progress = Progress.from_counts({'done': 7, 'failed': 1, 'started': 2})
+>>> (progress.total, progress.finished, progress.percent)
+(10, 8, 80.0)
+>>> batch_state('waiting', None, progress), batch_state('done', 9, progress)
+('running', 'done_with_failures')
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Optional, Tuple
+
+from . import states
+
+RUNNING = 'running'
+FINISHING = 'finishing'
+DONE = 'done'
+DONE_WITH_FAILURES = 'done_with_failures'
+CANCELLED = 'cancelled'
+
+STATE_SELECTION = [
+    (RUNNING, 'Running'),
+    (FINISHING, 'Running the done method'),
+    (DONE, 'Done'),
+    (DONE_WITH_FAILURES, 'Done with failures'),
+    (CANCELLED, 'Cancelled'),
+]
+
+
+def split_done_method(done_method: str) -> Tuple[str, str]:
+    """``'<model name>.<method>'`` -> (model name, method), split at the last
+    dot (model names have dots, methods do not). ValueError when malformed."""
+    if not isinstance(done_method, str):
+        raise ValueError("done_method must be a string '<model>.<method>', not %r"
+                         % (done_method,))
+    model_name, _, method_name = done_method.rpartition('.')
+    if not model_name or not method_name.isidentifier():
+        raise ValueError("done_method %r is not '<model name>.<method>' "
+                         "(e.g. 'invoice.match.report.finish')" % done_method)
+    return model_name, method_name
+
+
+def check_job_size(job_size) -> int:
+    if isinstance(job_size, bool) or not isinstance(job_size, int) or job_size < 1:
+        raise ValueError('job_size must be a whole number of records per job, '
+                         'at least 1, not %r' % (job_size,))
+    return job_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """How far the children of one batch are."""
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    running: int = 0
+    pending: int = 0  # pending, or waiting (a nested batch not finished)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int]) -> 'Progress':
+        """From ``{child state: count}`` (engine/sql.py ``BATCH_PROGRESS``)."""
+        return cls(total=sum(counts.values()),
+                   done=counts.get(states.DONE, 0),
+                   failed=counts.get(states.FAILED, 0),
+                   cancelled=counts.get(states.CANCELLED, 0),
+                   running=counts.get(states.STARTED, 0),
+                   pending=counts.get(states.PENDING, 0) + counts.get(states.WAITING, 0))
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+    @property
+    def percent(self) -> float:
+        """Share of children finished; 100 for a batch without children."""
+        return round(100.0 * self.finished / self.total, 1) if self.total else 100.0
+
+
+def batch_state(parent_state: str, done_job_id: Optional[int], progress: Progress) -> str:
+    """What the backend says about a batch, from its parent's state."""
+    if parent_state == states.CANCELLED:
+        return CANCELLED
+    if parent_state == states.DONE:
+        return DONE_WITH_FAILURES if progress.failed else DONE
+    return FINISHING if done_job_id else RUNNING

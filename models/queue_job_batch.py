@@ -1,0 +1,150 @@
+"""Batches: a parent queue.job whose children each run one chunk of a large
+record set, and a done method run once when every child has finished. The
+logic is in engine/batch.py and engine/sql.py; this is the Odoo glue."""
+import logging
+
+import psycopg2.extensions
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..engine import batch, defaults, sql, store
+from ..engine.decorator import job
+from ..service import batch as batch_service
+from ..service.server import options
+
+_logger = logging.getLogger(__name__)
+
+PURGE_CHUNK = 10000
+
+
+class QueueJobBatch(models.Model):
+    _inherit = 'queue.job'
+
+    is_batch = fields.Boolean('Is a Batch', readonly=True, index=True)
+    job_size = fields.Integer('Records per Job', readonly=True)
+    done_method = fields.Char(
+        'Done Method', readonly=True,
+        help="'<model>.<method>' run once when every job of the batch has finished.")
+    job_res_id = fields.Integer('Done Method Record', readonly=True,
+                                help='The id passed to the done method.')
+    done_job_id = fields.Many2one('queue.job', 'Done Method Job', readonly=True,
+                                  ondelete='set null')
+    batch_state = fields.Selection(batch.STATE_SELECTION, 'Batch State',
+                                   compute='_compute_batch_progress')
+    batch_total = fields.Integer('Jobs', compute='_compute_batch_progress')
+    batch_done = fields.Integer('Done Jobs', compute='_compute_batch_progress')
+    batch_failed = fields.Integer('Failed Jobs', compute='_compute_batch_progress')
+    batch_running = fields.Integer('Running Jobs', compute='_compute_batch_progress')
+    batch_progress = fields.Float('Progress (%)', compute='_compute_batch_progress',
+                                  help='Share of the jobs of the batch that have finished.')
+
+    def _compute_batch_progress(self):
+        batches = self.filtered(lambda job: job.is_batch and isinstance(job.id, int))
+        counts = store.batch_progress(self.env.cr, batches.ids) if batches else {}
+        for record in self:
+            if record not in batches:
+                record.batch_state = False
+                continue
+            progress = batch.Progress.from_counts(counts.get(record.id, {}))
+            record.batch_state = batch.batch_state(record.state, record.done_job_id.id,
+                                                   progress)
+            record.batch_total = progress.total
+            record.batch_done = progress.done
+            record.batch_failed = progress.failed
+            record.batch_running = progress.running
+            record.batch_progress = progress.percent
+
+    @api.model
+    def batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
+                          job_size=100, job_res_id=None, args=(), kwargs=None,
+                          channel=None, priority=None):
+        """Run ``model_name(ids).method_name(*args, **kwargs)`` in the
+        background, ``job_size`` ids per job, then ``done_method``
+        (``'<model>.<method>'``) once, as
+        ``env[model].with_context(batch_job_id=<batch id>).method(job_res_id)``
+        (no argument without job_res_id). Returns the batch (a queue.job;
+        its jobs are its child_ids). Called from a job, the batch joins that
+        job's batch, which then waits for it (nested batches)."""
+        return batch_service.execute(
+            self.env, model_name, method_name, record_ids, done_method=done_method,
+            job_size=job_size, job_res_id=job_res_id, args=args, kwargs=kwargs,
+            channel=channel, priority=priority)
+
+    def cancel_batch(self):
+        """Cancel the batches' jobs that have not started (and their nested
+        batches); running jobs finish. The done method will not run."""
+        batches = self._batches_to_change()
+        outer = store.cancel_batches(self.env.cr, batches.ids)
+        self._finish_now(outer)
+        self.invalidate_cache()
+        return True
+
+    def requeue_batch(self):
+        """Run the failed and cancelled jobs of the batches again; the done
+        method runs again, once, when they have finished."""
+        batches = self._batches_to_change()
+        reopened = store.requeue_batches(self.env.cr, batches.ids)
+        self._finish_now(reopened)
+        self.invalidate_cache()
+        return True
+
+    def _batches_to_change(self):
+        self.check_access_rights('write')
+        self.check_access_rule('write')
+        batches = self.filtered('is_batch')
+        if self and not batches:
+            raise UserError('These jobs are not batches.')
+        return batches
+
+    def _finish_now(self, batch_ids):
+        """Batches that may be complete after a change in this transaction.
+        Exact only when nothing else finished meanwhile; the cron catches
+        the rest (see sql.LOCK_COMPLETE_BATCHES)."""
+        store.finish_batches(self.env.cr, batch_ids)
+
+    @job(max_retries=sql.DONE_JOB_MAX_RETRIES)
+    def _run_batch_done_method(self):
+        """Run the done method of a finished batch (the job FINISH_BATCHES
+        enqueues); the batch ends done with the method's effects."""
+        self.ensure_one()
+        done_job_id = self.env.context.get('background_job_id')
+        if not store.lock_batch_for_done(self.env.cr, self.id, done_job_id):
+            return 'not run: batch %s no longer waits for this job (requeued or cancelled)' \
+                % self.id
+        result = batch_service.call_done_method(self.env, self.id, self.done_method,
+                                                self.job_res_id)
+        store.mark_batch_done(self.env.cr, self.id, done_job_id)
+        return result
+
+    # -- crons (data/ir_cron_data.xml) ------------------------------------------
+    @api.model
+    def _cron_finish_batches(self):
+        """Safety net: finish every complete batch whose done method was not
+        enqueued. Workers do it as soon as the last job finished; a job
+        finished by hand, or failed by the reaper while no worker of this
+        database ran, leaves one for this cron."""
+        batch_ids = None  # every complete batch, then the batches around them
+        while True:
+            try:
+                with self.env.cr.savepoint():
+                    batch_ids = store.finish_batches(self.env.cr, batch_ids)
+            except psycopg2.extensions.TransactionRollbackError:
+                # a worker finished one of them since this transaction began
+                _logger.info('batches finished concurrently; the next run checks again')
+                return
+            if not batch_ids:
+                return
+
+    @api.model
+    def _cron_purge_finished(self):
+        """Remove done and cancelled jobs (a batch with its jobs) older than
+        keep_days ([background_job] section of the config file)."""
+        days = int(options().get('keep_days', defaults.KEEP_DAYS))
+        removed = 0
+        while True:
+            chunk = store.purge_finished(self.env.cr, days, PURGE_CHUNK)
+            removed += chunk
+            if chunk < PURGE_CHUNK:
+                break
+        _logger.info('removed %d finished jobs older than %d days', removed, days)
