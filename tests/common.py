@@ -1,6 +1,7 @@
 """Helpers for tests that need real commits: a cloned database, committed
 environments, and job workers running in this process."""
 import contextlib
+import json
 import time
 
 import odoo
@@ -96,3 +97,54 @@ def server_config(name, **job_options):
 
 def server_command(config, db):
     return [odoo_server.ODOO, '-c', config, '-d', db, '--db-filter=^%s$' % db]
+
+
+class BatchHelpers:
+    """Start batches of background.job.test.record.batch_chunk on ``self.db``
+    (a CommittedDatabase) and read how they went."""
+
+    MODEL = 'background.job.test.record'
+    DONE = MODEL + '.batch_done'
+
+    def make_records(self, count):
+        return [row[0] for row in self.db.query(
+            "INSERT INTO background_job_test_record (name, value) "
+            "SELECT 'batch ' || n, 0 FROM generate_series(1, %s) n RETURNING id", (count,))]
+
+    def start_batch(self, ids, marker, uid=SUPERUSER_ID, seconds=0, **options):
+        options.setdefault('done_method', self.DONE)
+        with self.db.env(uid) as env:
+            return env['queue.job'].batch_execute_job(
+                self.MODEL, 'batch_chunk', ids, args=(marker,), kwargs={'seconds': seconds},
+                **options).id
+
+    def batch(self, batch_id):
+        with self.db.env() as env:
+            batch = env['queue.job'].browse(batch_id)
+            return {'state': batch.state, 'batch_state': batch.batch_state,
+                    'total': batch.batch_total, 'done': batch.batch_done,
+                    'failed': batch.batch_failed, 'running': batch.batch_running,
+                    'done_job': batch.done_job_id.id, 'done_job_state': batch.done_job_id.state}
+
+    def done_calls(self, batch_id):
+        """What each run of the done method saw (batch_done logs it under
+        the batch_job_id it was given), in the order they ran."""
+        return [json.loads(row[0]) for row in self.db.query(
+            "SELECT info FROM background_job_test_log WHERE marker = %s ORDER BY id",
+            ('batch-done:%d' % batch_id,))]
+
+    def done_jobs(self, batch_id):
+        """(id, state, retry) of the jobs enqueued to run the batch's done method."""
+        return self.db.query("SELECT id, state, retry FROM queue_job "
+                             "WHERE method_name = '_run_batch_done_method' AND record_ids = %s",
+                             (json.dumps([batch_id]),))
+
+    def wait_batch_state(self, batch_id, states, timeout=90):
+        try:
+            return wait_for(lambda: self.batch(batch_id)['state'] in states and self.batch(batch_id),
+                            timeout, interval=0.2)
+        except AssertionError:
+            raise AssertionError('batch %s not in %s after %ss: %s; its jobs: %s' % (
+                batch_id, states, timeout, self.batch(batch_id), self.db.query(
+                    'SELECT state, count(*), max(exc_message) FROM queue_job '
+                    'WHERE parent_id = %s GROUP BY state', (batch_id,)))) from None

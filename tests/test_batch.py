@@ -8,10 +8,10 @@ import unittest
 from odoo import SUPERUSER_ID
 from odoo.tests.common import TransactionCase
 
-from .common import CommittedDatabase, running, wait_for
+from .common import BatchHelpers, CommittedDatabase, running
 
-MODEL = 'background.job.test.record'
-DONE = MODEL + '.batch_done'
+MODEL = BatchHelpers.MODEL
+DONE = BatchHelpers.DONE
 
 
 class TestBatchCall(TransactionCase):
@@ -90,7 +90,7 @@ class TestBatchCall(TransactionCase):
         self.assertEqual((batch.state, batch.batch_done), ('done', 2))
 
 
-class BatchCase(unittest.TestCase):
+class BatchCase(BatchHelpers, unittest.TestCase):
     """Batches run by workers in this process, with real commits. No cron
     runs here: a done method that runs was enqueued by a worker."""
 
@@ -101,47 +101,6 @@ class BatchCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.db.drop()
-
-    def make_records(self, count):
-        return [row[0] for row in self.db.query(
-            "INSERT INTO background_job_test_record (name, value) "
-            "SELECT 'batch ' || n, 0 FROM generate_series(1, %s) n RETURNING id", (count,))]
-
-    def start_batch(self, ids, marker, uid=SUPERUSER_ID, seconds=0, **options):
-        options.setdefault('done_method', DONE)
-        with self.db.env(uid) as env:
-            batch = env['queue.job'].batch_execute_job(
-                MODEL, 'batch_chunk', ids, args=(marker,), kwargs={'seconds': seconds}, **options)
-            return batch.id
-
-    def batch(self, batch_id):
-        with self.db.env() as env:
-            batch = env['queue.job'].browse(batch_id)
-            return {'state': batch.state, 'batch_state': batch.batch_state,
-                    'total': batch.batch_total, 'done': batch.batch_done,
-                    'failed': batch.batch_failed, 'done_job': batch.done_job_id.id,
-                    'done_job_state': batch.done_job_id.state}
-
-    def done_calls(self, batch_id):
-        """What each run of the done method saw, in the order they ran."""
-        return [json.loads(row[0]) for row in self.db.query(
-            "SELECT info FROM background_job_test_log WHERE marker = %s ORDER BY id",
-            ('batch-done:%d' % batch_id,))]
-
-    def done_jobs(self, batch_id):
-        return self.db.query("SELECT id, state, retry, exc_type FROM queue_job "
-                             "WHERE method_name = '_run_batch_done_method' AND record_ids = %s",
-                             (json.dumps([batch_id]),))
-
-    def wait_batch_state(self, batch_id, states, timeout=90):
-        try:
-            return wait_for(lambda: self.batch(batch_id)['state'] in states and self.batch(batch_id),
-                            timeout, interval=0.2)
-        except AssertionError:
-            raise AssertionError('batch %s not in %s after %ss: %s; its jobs: %s' % (
-                batch_id, states, timeout, self.batch(batch_id), self.db.query(
-                    'SELECT state, count(*), max(exc_message) FROM queue_job '
-                    'WHERE parent_id = %s GROUP BY state', (batch_id,)))) from None
 
 
 class TestBatchRun(BatchCase):
@@ -208,7 +167,7 @@ class TestBatchRun(BatchCase):
         with running(self.db.runner()):
             self.wait_batch_state(batch_id, {'done'})
         self.assertEqual(len(self.done_calls(batch_id)), 1)
-        ((_, state, retry, _),) = self.done_jobs(batch_id)
+        ((_, state, retry),) = self.done_jobs(batch_id)
         self.assertEqual((state, retry), ('done', 1))
 
     def test_an_empty_batch_runs_its_done_method_at_once(self):
