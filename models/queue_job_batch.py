@@ -5,8 +5,8 @@ import logging
 
 import psycopg2.extensions
 
-from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
 
 from ..engine import batch, defaults, sql, store
 from ..engine.decorator import job
@@ -73,9 +73,11 @@ class QueueJobBatch(models.Model):
 
     def cancel_batch(self):
         """Cancel the batches' jobs that have not started (and their nested
-        batches); running jobs finish. The done method will not run."""
-        batches = self._batches_to_change()
-        outer = store.cancel_batches(self.env.cr, batches.ids)
+        batches); running jobs finish. The done method will not run.
+        Managers cancel any batch, users their own (as ``cancel``)."""
+        if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
+            raise AccessError(_('You can only cancel batches you started.'))
+        outer = store.cancel_batches(self.env.cr, self._batches().ids)
         self._finish_now(outer)
         self.invalidate_cache()
         return True
@@ -83,18 +85,20 @@ class QueueJobBatch(models.Model):
     def requeue_batch(self):
         """Run the failed and cancelled jobs of the batches again; the done
         method runs again, once, when they have finished."""
-        batches = self._batches_to_change()
-        reopened = store.requeue_batches(self.env.cr, batches.ids)
+        self._check_manager()
+        reopened = store.requeue_batches(self.env.cr, self._batches().ids)
         self._finish_now(reopened)
         self.invalidate_cache()
         return True
 
-    def _batches_to_change(self):
-        self.check_access_rights('write')
-        self.check_access_rule('write')
+    def _batches(self):
+        """The batches among these jobs (that the user may read: the
+        changes are SQL, which record rules do not filter)."""
+        self.check_access_rights('read')
+        self.check_access_rule('read')
         batches = self.filtered('is_batch')
         if self and not batches:
-            raise UserError('These jobs are not batches.')
+            raise UserError(_('These jobs are not batches.'))
         return batches
 
     def _finish_now(self, batch_ids):
@@ -121,9 +125,9 @@ class QueueJobBatch(models.Model):
     @api.model
     def _cron_finish_batches(self):
         """Safety net: finish every complete batch whose done method was not
-        enqueued. Workers do it as soon as the last job finished; a job
-        finished by hand, or failed by the reaper while no worker of this
-        database ran, leaves one for this cron."""
+        enqueued. Workers do it as soon as the last job finished; a job set
+        done or cancelled by hand, or a server killed between a job's commit
+        and that step, leaves one for this cron."""
         batch_ids = None  # every complete batch, then the batches around them
         while True:
             try:

@@ -8,10 +8,17 @@ def execute(env, model_name, method_name, record_ids, done_method=None, job_size
             job_res_id=None, args=(), kwargs=None, channel=None, priority=None):
     """Split ``record_ids`` into child jobs of ``job_size`` ids under one
     batch; returns the batch's queue.job record. Everything is checked
-    before anything is written (see queue.job ``batch_execute_job``)."""
+    before anything is written (see queue.job ``batch_execute_job``).
+
+    Private methods are refused, as job and as done method: like every
+    public model method, batch_execute_job can be called over RPC, and must
+    not open a way to methods that RPC refuses."""
     if model_name not in env:
         raise ValueError('batch of %s.%s: model %r does not exist (is its module installed?)'
                          % (model_name, method_name, model_name))
+    if method_name.startswith('_'):
+        raise ValueError('batch of %s.%s: %s is private; a batch runs public @job methods '
+                         'only' % (model_name, method_name, method_name))
     model = env[model_name]
     job_method = enqueue.find_job(model, method_name)
     job_size = batch.check_job_size(job_size)
@@ -38,8 +45,7 @@ def execute(env, model_name, method_name, record_ids, done_method=None, job_size
 
 def check_done_method(env, done_method):
     """ValueError unless ``done_method`` names a public method of an
-    installed model (or is empty). Private methods are refused: anyone who
-    may start a batch would otherwise call them."""
+    installed model (or is empty)."""
     if not done_method:
         return
     model_name, method_name = batch.split_done_method(done_method)

@@ -6,6 +6,7 @@ import time
 import unittest
 
 from odoo import SUPERUSER_ID
+from odoo.exceptions import AccessError
 from odoo.tests.common import TransactionCase
 
 from .common import BatchHelpers, CommittedDatabase, running
@@ -57,6 +58,8 @@ class TestBatchCall(TransactionCase):
             (dict(job_size=0), ValueError, 'job_size must be'),
             (dict(args=(object(),)), TypeError, 'argument #1 of background.job.test.record.batch_chunk'),
             (dict(method_name='not_a_job'), AttributeError, 'only methods decorated with @job'),
+            (dict(model_name='queue.job', method_name='_run_batch_done_method'), ValueError,
+             'a batch runs public @job methods only'),
             (dict(model_name='no.such.model'), ValueError, "model 'no.such.model' does not exist"),
         ]
         for options, error, message in bad_calls:
@@ -67,6 +70,18 @@ class TestBatchCall(TransactionCase):
                 self.Job.batch_execute_job(**call)
             self.assertIn(message, str(caught.exception))
         self.assertEqual(self.Job.search_count([]), before)
+
+    def test_users_cancel_their_own_batches_only_and_requeue_is_for_managers(self):
+        user = self.env['res.users'].create({'name': 'Batch User', 'login': 'batchuser'})
+        theirs = self.Job.sudo(user).batch_execute_job(MODEL, 'noop', self.records.ids)
+        mine = self.Job.batch_execute_job(MODEL, 'noop', self.records.ids)
+        with self.assertRaises(AccessError):
+            mine.sudo(user).cancel_batch()
+        with self.assertRaises(AccessError):
+            theirs.sudo(user).requeue_batch()
+        theirs.sudo(user).cancel_batch()
+        self.assertEqual((theirs.state, mine.state), ('cancelled', 'waiting'))
+        self.assertEqual(set(theirs.child_ids.mapped('state')), {'cancelled'})
 
     def test_100000_ids_split_in_one_statement(self):
         """Speed sanity only (bench/ is for timing): every id once, in order."""
