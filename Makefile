@@ -7,7 +7,7 @@ TEST_DB ?= background_job_test
 export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
-.PHONY: setup test run worker bench clean
+.PHONY: setup test run worker bench bench-ui clean
 
 setup:
 	bash scripts/setup.sh
@@ -27,6 +27,10 @@ worker:
 
 bench:
 	$(BIN)/python -m bench
+
+# The Jobs list with 1,000,000 jobs (bench/list_view.py; RUNS=N, ROWS=N).
+bench-ui:
+	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS))
 
 clean:
 	rm -rf $(VENV) odoo.conf test-output

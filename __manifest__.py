@@ -14,6 +14,7 @@
         'data/queue_job_channel_data.xml',
         'data/ir_cron_data.xml',
         'views/queue_job_views.xml',
+        'views/queue_job_batch_views.xml',
         'views/queue_job_channel_views.xml',
         'views/queue_job_worker_views.xml',
         'views/webclient_templates.xml',

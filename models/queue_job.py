@@ -60,8 +60,9 @@ class QueueJob(models.Model):
                               help='Lower runs first.')
     eta = fields.Datetime('Not Before', readonly=True, required=True,
                           default=fields.Datetime.now)
+    # indexed with company_id by engine/schema.py
     state = fields.Selection(states.SELECTION, 'State', readonly=True,
-                             required=True, index=True, default=states.PENDING)
+                             required=True, default=states.PENDING)
     retry = fields.Integer('Retries', readonly=True, default=0)
     max_retries = fields.Integer('Max Retries', readonly=True, default=5,
                                  help='0: never retried.')
@@ -88,6 +89,14 @@ class QueueJob(models.Model):
     call_display = fields.Text('Call', compute='_compute_call_display',
                                help='The call the job makes, with its arguments decoded.')
     record_count = fields.Integer('Records', compute='_compute_call_display')
+    # The batch form shows the outcome of the done method (done_job_id is
+    # a field of models/queue_job_batch.py).
+    done_job_state = fields.Selection(related='done_job_id.state', readonly=True,
+                                      string='Done Method State')
+    done_job_result = fields.Text(related='done_job_id.result', readonly=True,
+                                  string='Done Method Result')
+    done_job_exc_message = fields.Text(related='done_job_id.exc_message', readonly=True,
+                                       string='Done Method Error')
 
     @api.model_cr
     def init(self):
@@ -144,20 +153,28 @@ class QueueJob(models.Model):
         return action
 
     # -- admin actions -----------------------------------------------------------
+    # A batch (models/queue_job_batch.py) is requeued or cancelled with its
+    # jobs; it finishes when they do, so it is never set done or run by hand.
     def requeue(self):
         """Failed, cancelled or done jobs run again (with full retries)."""
         self._check_manager()
-        return self._admin_change(_('requeued'), states.REQUEUE_FROM, store.admin_requeue)
+        batches = self.filtered('is_batch')
+        if batches:
+            batches.requeue_batch()
+        return (self - batches)._admin_change(_('requeued'), states.REQUEUE_FROM,
+                                              store.admin_requeue)
 
     def run_now(self):
         """Pending or failed jobs run next: eta now, top priority. The job
         still runs in a worker, never in this request."""
         self._check_manager()
+        self._refuse_batches(_('run now'))
         return self._admin_change(_('run now'), states.RUN_NOW_FROM, store.admin_requeue,
                                   top_priority=True)
 
     def set_done(self):
         self._check_manager()
+        self._refuse_batches(_('set to done'))
         result = _('Set to done by hand by %s.') % self.env.user.name
         return self._admin_change(_('set to done'), states.SET_DONE_FROM,
                                   store.admin_set_done, result=result)
@@ -166,7 +183,16 @@ class QueueJob(models.Model):
         """Managers cancel any waiting or pending job; users their own."""
         if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
             raise AccessError(_('You can only cancel jobs you enqueued.'))
-        return self._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
+        batches = self.filtered('is_batch')
+        if batches:
+            batches.cancel_batch()
+        return (self - batches)._admin_change(_('cancelled'), states.CANCEL_FROM,
+                                              store.admin_cancel)
+
+    def _refuse_batches(self, what):
+        if any(self.mapped('is_batch')):
+            raise UserError(_('A batch cannot be %s: it finishes when its jobs have '
+                              'finished. Cancel or requeue the batch instead.') % what)
 
     def _admin_change(self, what, from_states, change, **options):
         """Apply one guarded SQL change to the jobs the user may see; the

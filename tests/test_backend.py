@@ -92,13 +92,35 @@ class TestAdminActions(BackendCase):
         self.assertEqual(pending.state, 'pending')
 
     def test_form_buttons_show_exactly_in_the_states_their_action_accepts(self):
-        arch = etree.fromstring(self.env.ref('background_job.queue_job_view_form').arch)
-        shown = {button.get('name'): set(button.get('states').split(','))
-                 for button in arch.iter('button') if button.get('states')}
-        self.assertEqual(shown, {'requeue': set(states.REQUEUE_FROM),
-                                 'run_now': set(states.RUN_NOW_FROM),
-                                 'set_done': set(states.SET_DONE_FROM),
-                                 'cancel': set(states.CANCEL_FROM)})
+        arch = etree.fromstring(self.env['queue.job'].fields_view_get(
+            self.env.ref('background_job.queue_job_view_form').id, 'form')['arch'])
+        buttons = {button.get('name'): json.loads(button.get('modifiers'))['invisible']
+                   for button in arch.iter('button') if button.getparent().tag == 'header'}
+
+        def shown(name, state, is_batch=False):
+            return not _matches(buttons[name], {'state': state, 'is_batch': is_batch,
+                                                'batch_failed': 0})
+        expected = {'requeue': states.REQUEUE_FROM, 'run_now': states.RUN_NOW_FROM,
+                    'set_done': states.SET_DONE_FROM, 'cancel': states.CANCEL_FROM}
+        for name, allowed in expected.items():
+            self.assertEqual({state for state in ALL_STATES if shown(name, state)}, set(allowed),
+                             name)
+            self.assertFalse(any(shown(name, state, is_batch=True) for state in ALL_STATES),
+                             '%s on a batch' % name)
+        self.assertEqual({state for state in ALL_STATES if shown('cancel_batch', state, True)},
+                         {'waiting'})
+
+    def test_a_batch_is_cancelled_with_its_jobs_and_never_set_done_by_hand(self):
+        records = self.record | self.record.copy() | self.record.copy()
+        batch = records.log_run.delay_batch('batched', job_size=1)
+        self.assertEqual((batch.state, len(batch.child_ids)), ('waiting', 3))
+        with self.assertRaises(UserError):
+            batch.set_done()
+        self.env.ref('background_job.queue_job_action_cancel').with_context(
+            active_model='queue.job', active_ids=batch.ids).run()
+        batch.invalidate_cache()
+        self.assertEqual(batch.state, 'cancelled')
+        self.assertEqual(set(batch.child_ids.mapped('state')), {'cancelled'})
 
     def test_list_actions_requeue_and_cancel_a_selection(self):
         failed, pending = self.job_in('failed'), self.job_in('pending')
@@ -277,6 +299,29 @@ class TestWithCommits(unittest.TestCase):
         job = json.loads(message[0][0])
         self.assertEqual(job['id'], job_id)
         self.assertIn('flag is flagged', job['exc_message'])
+
+
+def _matches(domain, values):
+    """Whether ``values`` satisfy a modifiers domain (what the web client
+    evaluates to hide a button)."""
+    def term(leaf):
+        field, operator, value = leaf
+        return {'=': lambda: values[field] == value, '!=': lambda: values[field] != value,
+                'in': lambda: values[field] in value,
+                'not in': lambda: values[field] not in value}[operator]()
+
+    def parse(position):
+        token = domain[position]
+        if token in ('|', '&'):
+            left, position = parse(position + 1)
+            right, position = parse(position)
+            return (left or right) if token == '|' else (left and right), position
+        return term(token), position + 1
+    position, stack = 0, []
+    while position < len(domain):  # implicit AND between top-level terms
+        value, position = parse(position)
+        stack.append(value)
+    return all(stack) if stack else False
 
 
 def _walk(item):

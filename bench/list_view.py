@@ -1,0 +1,231 @@
+"""``make bench-ui``: how fast the Jobs list opens with 1,000,000 jobs.
+
+Fills ``queue_job`` of its own database (``background_job_bench_ui``) with
+1,000,000 rows spread over the 7 days the cleanup keeps them (mostly done,
+1% failed, a recent backlog of pending jobs, a few running), starts a real
+Odoo server (no job threads, so the rows stay as they are) and measures, as
+a job queue manager who is not the superuser (record rules apply):
+
+* rpc: the requests the web client sends when the Jobs menu is clicked
+  (``/web/action/load``, ``load_views``, ``/web/dataset/search_read`` with
+  the default filter, which also counts the matches for the pager);
+* browser: headless Chromium, from the click on the Jobs menu until the
+  rows are shown;
+
+median and worst of several warm runs. ``--rows N`` changes the row count,
+``--runs N`` the number of runs.
+"""
+import argparse
+import configparser
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+import ensure_db  # noqa: E402
+from tests.jsonrpc import JsonRpcSession  # noqa: E402
+from tests.odoo_server import OdooServer, test_output_dir  # noqa: E402
+
+BENCH_DB = 'background_job_bench_ui'
+NAME = 'bench_list_view'
+MANAGER = 'bench_manager'
+LIST_FIELDS = ['state', 'name', 'model_name', 'method_name', 'channel', 'priority', 'user_id',
+               'company_id', 'date_created', 'date_started', 'date_done', 'exec_time', 'retry']
+# The default filter of the Jobs action (views/queue_job_views.xml).
+DEFAULT_DOMAIN = [('state', 'in', ['pending', 'started', 'failed'])]
+
+# Row n was created n * 0.6 s ago (1,000,000 rows: 7 days). The newest 2%
+# are a backlog still pending (8 of them running), 1% of all failed, 0.5%
+# cancelled, the rest done.
+FILL = """
+INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids, args, kwargs,
+                       context, user_id, company_id, channel, priority, eta, state,
+                       retry, max_retries, timeout, exc_type, exc_message, result,
+                       date_created, date_started, date_done, exec_time)
+SELECT md5(n::text), 'Bench job ' || n,
+       (ARRAY['res.partner', 'res.users', 'res.company', 'background.job.test.record'])[1 + n %% 4],
+       (ARRAY['noop', 'log_run', 'sync', 'reconcile'])[1 + (n / 7) %% 4],
+       '[' || n || ']', '["bench"]', '{}', '{}', %(user_id)s, 1,
+       (ARRAY['root', 'root.mail', 'root.import'])[1 + n %% 3], 10, created, state,
+       CASE WHEN state = 'failed' THEN 5 ELSE 0 END, 5, 0,
+       CASE WHEN state = 'failed' THEN 'ValueError' END,
+       CASE WHEN state = 'failed' THEN 'bench failure ' || n END,
+       CASE WHEN state = 'done' THEN 'ok' END,
+       created,
+       CASE WHEN state <> 'pending' THEN created + interval '1 second' END,
+       CASE WHEN state IN ('done', 'failed', 'cancelled') THEN created + interval '2 seconds' END,
+       CASE WHEN state IN ('done', 'failed') THEN 1.0 END
+FROM (
+    SELECT n, (now() AT TIME ZONE 'UTC') - n * interval '0.6 seconds' AS created,
+           CASE WHEN n %% 100 = 0 THEN 'failed'
+                WHEN n <= 8 THEN 'started'
+                WHEN n <= %(rows)s / 50 THEN 'pending'
+                WHEN n %% 200 = 1 THEN 'cancelled'
+                ELSE 'done' END AS state
+    FROM generate_series(1, %(rows)s) AS n
+) AS generated
+"""
+
+
+def query(statement, params=None, autocommit=False):
+    import psycopg2
+    connection = psycopg2.connect(dbname=BENCH_DB, **ensure_db.db_params())
+    connection.autocommit = autocommit
+    try:
+        with connection.cursor() as cr:
+            cr.execute(statement, params)
+            rows = cr.fetchall() if cr.description else None
+        if not autocommit:
+            connection.commit()
+        return rows
+    finally:
+        connection.close()
+
+
+def build_database(rows):
+    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
+                    '--install=background_job,background_job_test'], check=True)
+    existing = query("SELECT count(*) FROM queue_job WHERE name LIKE 'Bench job %'")[0][0]
+    if existing != rows or query('SELECT count(*) FROM queue_job')[0][0] != rows:
+        print('filling queue_job with %d rows ...' % rows, flush=True)
+        query('TRUNCATE queue_job CASCADE')
+        query(FILL, {'rows': rows, 'user_id': 1})
+    query('VACUUM ANALYZE queue_job', autocommit=True)
+
+
+def server_config():
+    """odoo.conf without job threads: the rows must stay as generated."""
+    parser = configparser.ConfigParser()
+    parser.read(ensure_db.CONFIG)
+    parser['background_job']['threads'] = '0'
+    path = os.path.join(test_output_dir(NAME), 'odoo.conf')
+    with open(path, 'w') as handle:
+        parser.write(handle)
+    return path
+
+
+def ensure_manager(server):
+    """A manager who is not the superuser, so that record rules apply."""
+    admin = JsonRpcSession(server, 'admin', 'admin')
+    found = admin.call_kw('res.users', 'search', [[('login', '=', MANAGER)]])
+    if not found:
+        groups = [admin.call_kw('ir.model.data', 'xmlid_to_res_id', [xmlid])
+                  for xmlid in ('base.group_user', 'background_job.background_job_group_manager')]
+        admin.call_kw('res.users', 'create', [{'name': 'Bench Manager', 'login': MANAGER,
+                                               'password': MANAGER,
+                                               'groups_id': [(6, 0, groups)]}])
+    return JsonRpcSession(server, MANAGER, MANAGER)
+
+
+def open_jobs_list(session, action_id, domain=DEFAULT_DOMAIN):
+    """The web client's requests when the Jobs menu is clicked."""
+    session.post('/web/action/load', {'action_id': action_id})
+    session.call_kw('queue.job', 'load_views', [], {
+        'views': [[False, 'list'], [False, 'form'], [False, 'pivot'], [False, 'graph'],
+                  [False, 'search']],
+        'options': {'action_id': action_id, 'load_filters': True, 'toolbar': True}})
+    result = session.post('/web/dataset/search_read', {
+        'model': 'queue.job', 'fields': LIST_FIELDS, 'domain': domain,
+        'context': {}, 'offset': 0, 'limit': 80, 'sort': ''})
+    assert len(result['records']) == 80, result['length']
+    return result['length']
+
+
+def time_runs(function, runs):
+    function()  # warm-up: caches, first compilation of views
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings), max(timings)
+
+
+def measure_rpc(server, runs, domain=DEFAULT_DOMAIN):
+    session = ensure_manager(server)
+    action_id = session.call_kw('ir.model.data', 'xmlid_to_res_id',
+                                ['background_job.queue_job_action'])
+    length = open_jobs_list(session, action_id, domain)
+    return length, time_runs(lambda: open_jobs_list(session, action_id, domain), runs)
+
+
+# Clicks the Jobs menu and resolves, in milliseconds, once the job list
+# (a list with a Method column) shows its rows and no request is pending:
+# timed inside the page, so the driver's polling adds nothing.
+CLICK_AND_WAIT_JS = """
+var done = arguments[arguments.length - 1];
+var started = performance.now();
+document.querySelector('a[data-menu-xmlid="background_job.queue_job_menu"]').click();
+(function check() {
+    var headers = Array.from(document.querySelectorAll('.o_list_view thead th'));
+    var loading = document.querySelector('.o_loading');
+    if (headers.some(function (th) { return th.textContent.trim() === 'Method'; })
+            && document.querySelectorAll('.o_list_view .o_data_row').length >= 80
+            && !(loading && loading.offsetParent !== null)) {
+        done(performance.now() - started);
+    } else {
+        setTimeout(check, 2);
+    }
+})();
+"""
+
+
+CHANNELS_SHOWN_JS = """
+var headers = Array.from(document.querySelectorAll('.o_list_view thead th'));
+return headers.some(function (th) { return th.textContent.trim() === 'Capacity'; });
+"""
+
+
+def measure_browser(server, runs):
+    from tests.browser import Browser
+
+    with Browser(name=NAME) as browser:
+        browser.login(server, MANAGER, MANAGER)
+        browser.driver.set_script_timeout(60)
+
+        def open_jobs():
+            # from another screen, so that the click really loads the list
+            browser.wait_for('a[data-menu-xmlid="background_job.queue_job_channel_menu"]').click()
+            browser.wait_until(lambda driver: driver.execute_script(CHANNELS_SHOWN_JS),
+                               'the channel list')
+            browser.wait_idle()
+            return browser.driver.execute_async_script(CLICK_AND_WAIT_JS) / 1000
+
+        # Job Queue is the manager's only app: the web client opens it (and
+        # hides the lone app in the top bar).
+        open_jobs()  # warm-up
+        timings = [open_jobs() for _ in range(runs)]
+        browser.screenshot('jobs-list-1M-rows')
+        return statistics.median(timings), max(timings)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--rows', type=int, default=1000000)
+    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument('--no-browser', action='store_true')
+    options = parser.parse_args()
+    build_database(options.rows)
+    config = server_config()
+    command = [ensure_db.ODOO, '-c', config, '-d', BENCH_DB, '--db-filter=^%s$' % BENCH_DB]
+    with OdooServer(BENCH_DB, command=command, name=NAME) as server:
+        print('| rows | list | matches | rpc median | rpc worst | browser median '
+              '| browser worst |')
+        print('|---|---|---|---|---|---|---|')
+        length, (rpc_median, rpc_worst) = measure_rpc(server, options.runs)
+        browser = ('-', '-') if options.no_browser else \
+            ['%.0f ms' % (value * 1000) for value in measure_browser(server, options.runs)]
+        print('| {:,} | default filter | {:,} | {:.0f} ms | {:.0f} ms | {} | {} |'.format(
+            options.rows, length, rpc_median * 1000, rpc_worst * 1000, *browser))
+        # For comparison: the filter removed, every job matches and is counted.
+        length, (rpc_median, rpc_worst) = measure_rpc(server, options.runs, domain=[])
+        print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
+            options.rows, length, rpc_median * 1000, rpc_worst * 1000))
+
+
+if __name__ == '__main__':
+    main()
