@@ -144,12 +144,33 @@ def fix_server(module):
     module.resource = _IntegerLimits(module.resource)
 
 
+# --- YAML data files -----------------------------------------------------------
+# Odoo 11 reads YAML data (e.g. base's demo res_partner_demo.yml) with
+# yaml.load(text); PyYAML 6 requires a Loader. yaml.Loader is what that call
+# meant in the PyYAML Odoo 11 ran with (the files are the modules' own data),
+# and Odoo's tags (!record, !ref, ...) are registered on it.
+class _YamlWithLoader:
+    def __init__(self, yaml_module):
+        self._yaml = yaml_module
+
+    def load(self, stream, Loader=None):
+        return self._yaml.load(stream, Loader=Loader or self._yaml.Loader)
+
+    def __getattr__(self, name):
+        return getattr(self._yaml, name)
+
+
+def fix_yaml_import(module):
+    module.yaml = _YamlWithLoader(module.yaml)
+
+
 # module name -> (fix name, fix)
 FIXES = {
     'odoo.tools.safe_eval': ('safe_eval_opcodes', fix_safe_eval),
     'odoo.addons.base.ir.ir_qweb.qweb': ('qweb', fix_qweb),
     'odoo.addons.web.controllers.main': ('web_getchildren', fix_web_controllers),
     'odoo.service.server': ('prefork_setrlimit', fix_server),
+    'odoo.tools.yaml_import': ('yaml_load_loader', fix_yaml_import),
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 
 FIX_NAMES = ('collections_abc', 'getargspec', 'formatargspec', 'base64',
              'safe_eval_opcodes', 'qweb_posonlyargs', 'qweb_constants',
-             'qweb_line_ranges', 'web_getchildren', 'prefork_setrlimit')
+             'qweb_line_ranges', 'web_getchildren', 'prefork_setrlimit',
+             'yaml_load_loader')
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -107,3 +107,13 @@ def test_prefork_workers_can_set_cpu_limits_from_float_seconds():
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     server.resource.setrlimit(resource.RLIMIT_CPU, (float(soft), hard))
     assert resource.getrlimit(resource.RLIMIT_CPU) == (soft, hard)
+
+
+def test_yaml_data_files_are_read_with_odoo_tags():
+    # base's demo data (res_partner_demo.yml) goes through this module
+    # (odoo.tools also exports a function named yaml_import)
+    import importlib
+    from odoo.tools import yaml_tag
+    yaml_import = importlib.import_module('odoo.tools.yaml_import')
+    (node,) = yaml_import.yaml.load('- !ref {id: base.main_company}\n')
+    assert isinstance(node, yaml_tag.Ref)
