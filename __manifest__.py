@@ -13,6 +13,7 @@
         'security/queue_job_security.xml',
         'data/queue_job_channel_data.xml',
         'data/ir_cron_data.xml',
+        'data/background_job_demo_access.xml',
         'views/queue_job_views.xml',
         'views/queue_job_batch_views.xml',
         'views/queue_job_channel_views.xml',
@@ -20,7 +21,7 @@
         'views/webclient_templates.xml',
         'views/background_job_menus.xml',
     ],
-    'demo': [],
+    'demo': ['demo/background_job_demo.xml'],
     'installable': True,
     'application': True,
 }

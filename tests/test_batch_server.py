@@ -1,8 +1,12 @@
 """Batches in real Odoo server processes: the done method runs once, seconds
 after the last job, also across a kill -9 and with two servers at once."""
+import os
+import subprocess
 import unittest
 
 import pytest
+
+from odoo.addons.background_job.service.server import connect
 
 from . import odoo_server
 from .common import BatchHelpers, CommittedDatabase, server_command, server_config, wait_for
@@ -97,3 +101,35 @@ class TestBatchesOnTwoServers(BatchServerCase):
         workers = self.db.query('SELECT count(DISTINCT worker_id) FROM queue_job '
                                 'WHERE parent_id = ANY(%s)', (batch_ids,))[0][0]
         self.assertEqual(workers, 2, 'both servers should have run jobs of the batches')
+
+
+class TestDemo(unittest.TestCase):
+
+    def test_make_run_demo_data_runs_a_batch_live_then_the_done_method_writes_a_summary(self):
+        """Built as `make run` builds its database (scripts/ensure_db.py --demo)."""
+        name = '%s%d_0' % (odoo_server.CLONE_PREFIX, os.getpid())
+        self.addCleanup(odoo_server.drop_database, name + '_template')
+        self.addCleanup(odoo_server.drop_database, name)
+        subprocess.run([os.path.join(odoo_server.BIN, 'python'), 'scripts/ensure_db.py',
+                        name, '--demo'], cwd=odoo_server.ROOT, check=True, timeout=900,
+                       stdout=subprocess.DEVNULL)
+
+        def query(statement):
+            connection = connect(name)
+            try:
+                with connection, connection.cursor() as cr:
+                    cr.execute(statement)
+                    return cr.fetchall()
+            finally:
+                connection.close()
+
+        children = "SELECT state FROM queue_job WHERE parent_id = (SELECT id FROM queue_job WHERE is_batch)"
+        self.assertEqual([state for (state,) in query(children)], ['pending'] * 4)
+        seen = set()
+        with odoo_server.OdooServer(name):
+            wait_for(lambda: seen.update(state for (state,) in query(children))
+                     or query('SELECT summary FROM background_job_demo_report')[0][0], 180,
+                     interval=0.2, message='the demo report summary')
+        self.assertIn('started', seen, 'the jobs take long enough to be watched running')
+        self.assertEqual(query('SELECT summary FROM background_job_demo_report'),
+                         [('15 invoices matched by 4 jobs (4 done, 0 failed).',)])
