@@ -13,8 +13,9 @@ REAP_INTERVAL = 5
 POLL_INTERVAL = 2.0
 # Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
 TIMEOUT = 3600
-# Channel capacities applied when a channel has no row yet.
-CHANNELS = {'root': 4}
+# Channel capacities applied when a channel has no row yet; 0: no limit
+# (the worker threads of each process bound what runs at once).
+CHANNELS = {'root': 0}
 # Days done and cancelled jobs are kept before the cleanup cron removes them.
 KEEP_DAYS = 7
 # How often the list of databases to serve is refreshed, in seconds.

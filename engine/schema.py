@@ -3,6 +3,9 @@ identity keys rely on. Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
 
 STATEMENTS = (
+    # worker_id has no foreign key (see ForeignKeyFreeMany2one); databases
+    # installed before that still have one.
+    "ALTER TABLE queue_job DROP CONSTRAINT IF EXISTS queue_job_worker_id_fkey",
     # The claim reads pending jobs in (priority, eta, id) order; a partial
     # index holds only pending rows, so it stays small however many done
     # jobs the table keeps, and the first row is found without sorting.

@@ -38,13 +38,6 @@ SELECT id FROM queue_job
 WHERE identity_key = %(identity_key)s AND state IN ('waiting', 'pending')
 """
 
-# Claims are serialized per database by this transaction-scoped lock, taken
-# just before CLAIM in the same READ COMMITTED transaction: CLAIM then runs
-# on a snapshot that includes every earlier claim, so its count of running
-# jobs per channel is exact and no channel ever exceeds its capacity. The
-# lock is held only for the claim and its commit (well under a millisecond).
-CLAIM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('background_job.claim'))"
-
 # The claim: one statement. It picks the next pending job whose eta has
 # passed and whose channel has room, in (priority, eta, id) order -- the
 # order of the partial index queue_job_claim_idx, so no sort is needed --
@@ -52,8 +45,11 @@ CLAIM_LOCK = "SELECT pg_advisory_xact_lock(hashtext('background_job.claim'))"
 # rows, and marks it started for this worker. FOR NO KEY UPDATE: it does not
 # conflict with the KEY SHARE locks that foreign keys to queue_job take
 # (child jobs inserted under a batch). Channels without a row, or with
-# capacity 0, have no limit.
-CLAIM = """
+# capacity 0, have no limit, and claims in them take no other lock. The
+# full-channel filter works on the statement's snapshot, so two concurrent
+# claims may both see one free slot: CAPACITY_CHECK settles that race for
+# channels that have a capacity. It returns the channel's capacity for that.
+CLAIM_TEMPLATE = """
 WITH running AS (
     SELECT channel, count(*) AS jobs FROM queue_job
     WHERE state = 'started' GROUP BY channel
@@ -69,15 +65,35 @@ WITH running AS (
     FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE queue_job job
-SET state = 'started', worker_id = %(worker_id)s, date_started = {now},
+SET state = 'started', worker_id = {worker_id}, date_started = {now},
     date_done = NULL
 FROM next_job
 WHERE job.id = next_job.id
 RETURNING job.id, job.uuid, job.model_name, job.method_name, job.record_ids,
           job.args, job.kwargs, job.context, job.user_id, job.company_id,
           job.channel, job.retry, job.max_retries, job.timeout,
-          job.parent_id
-""".format(now=NOW_UTC)
+          job.parent_id,
+          (SELECT capacity FROM queue_job_channel WHERE name = job.channel)
+"""
+
+# Workers claim thousands of times a second on the same connection: the
+# claim is prepared once per connection (planning it costs more than
+# running it).
+PREPARE_CLAIM = 'PREPARE background_job_claim(integer) AS ' + CLAIM_TEMPLATE.format(
+    now=NOW_UTC, worker_id='$1')
+CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
+
+# Right after claiming in a channel with a capacity, in the same READ
+# COMMITTED transaction: lock the channel's row, then count its running
+# jobs. The lock makes concurrent claimers of the channel take turns until
+# commit, and the count, a statement of its own, runs on a snapshot taken
+# after the lock, so it sees every earlier claim: above capacity, the
+# claimer rolls its claim back and no channel is ever over its capacity.
+# Unlimited channels never take this lock.
+CAPACITY_CHECK = """
+SELECT 1 FROM queue_job_channel WHERE name = %(channel)s FOR NO KEY UPDATE;
+SELECT count(*) FROM queue_job WHERE state = 'started' AND channel = %(channel)s
+"""
 
 # First statement of the job's own transaction (the job's effects and its
 # done state commit together). The row lock held until that transaction ends
@@ -160,7 +176,11 @@ HEARTBEAT = """
 UPDATE queue_job_worker SET last_beat = {now} WHERE id = %(worker_id)s
 """.format(now=NOW_UTC)
 
-UNREGISTER_WORKER = "DELETE FROM queue_job_worker WHERE id = %(worker_id)s"
+# A stopped worker keeps its row (jobs reference it: deleting it would erase
+# who ran them); the cleanup cron removes old stopped rows.
+UNREGISTER_WORKER = """
+UPDATE queue_job_worker SET date_stopped = {now} WHERE id = %(worker_id)s
+""".format(now=NOW_UTC)
 
 LOCAL_WORKERS = "SELECT id, pid FROM queue_job_worker WHERE host = %(host)s AND id <> %(worker_id)s"
 
@@ -263,16 +283,15 @@ DONE_JOB_MODEL = 'queue.job'
 DONE_JOB_METHOD = '_run_batch_done_method'
 DONE_JOB_MAX_RETRIES = 5
 
-# 2. With the locks held, check again on a fresh snapshot (requeue_batch
-#    may have reopened children between the first check and the lock; it
-#    updates the batch row, so it held the lock we waited for), then end
-#    each complete batch: one without a done method is done; one with gets
-#    the job that runs it, id drawn first so that the batch can point to it.
-#    That job belongs to the batch's own batch (nested batches): the outer
-#    batch waits for the inner done method too. The lock is taken again,
-#    a no-op when step 1 ran in the same transaction, as it must: only with
-#    the locks held from before its snapshot is the check exact. Returns
-#    (batch, outer batch, done job or NULL).
+# 2. With the locks held, check again and end each complete batch. Only
+#    this check is exact: its snapshot is taken after the locks were granted
+#    (requeue_batch, which reopens jobs, updates the batch row, so step 1
+#    waited for it). A batch without done method ends done; one with gets
+#    the job that runs it, its id drawn first so that the batch can point to
+#    it. That job joins the batch's own batch (nested batches): the outer
+#    batch waits for the inner done method too. FOR NO KEY UPDATE again: a
+#    no-op after step 1, a guard without it. Returns (batch, outer batch,
+#    done job or NULL).
 FINISH_BATCHES = """
 WITH complete AS (
     SELECT batch.id,

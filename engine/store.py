@@ -11,6 +11,10 @@ from typing import Iterable, Optional
 from . import sql
 
 
+class ChannelFull(Exception):
+    """Raised when a claim would exceed its channel's capacity."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ClaimedJob:
     """A job as the worker needs it to run."""
@@ -46,12 +50,28 @@ def enqueue(cr, values: dict) -> int:
     return row[0]
 
 
+def prepare_claim(cr) -> None:
+    """Prepare the claim once per connection, before claim()."""
+    cr.execute(sql.PREPARE_CLAIM)
+
+
 def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
-    """Claim the next runnable job for this worker; the caller commits."""
-    cr.execute(sql.CLAIM_LOCK)
+    """Claim the next runnable job for this worker; the caller commits.
+
+    None when no job is runnable. Raises ChannelFull when a concurrent
+    claim took the channel's last slot: the caller must roll back.
+    """
     cr.execute(sql.CLAIM, {'worker_id': worker_id})
     row = cr.fetchone()
-    return ClaimedJob(*row) if row else None
+    if row is None:
+        return None
+    *fields, capacity = row
+    job = ClaimedJob(*fields)
+    if capacity:
+        cr.execute(sql.CAPACITY_CHECK, {'channel': job.channel})
+        if cr.fetchone()[0] > capacity:
+            raise ChannelFull(job.channel)
+    return job
 
 
 def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:

@@ -156,10 +156,15 @@ class DatabaseRunner:
     # -- job threads ----------------------------------------------------------
     def _job_loop(self) -> None:
         connection = self.connect()
+        with connection, connection.cursor() as cr:
+            store.prepare_claim(cr)
         try:
             while not self.stopping.is_set():
                 seen = self.wakeup.generation
-                job = self.claim(connection)
+                try:
+                    job = self.claim(connection)
+                except store.ChannelFull:
+                    continue  # rolled back; the next claim skips that channel
                 if job is None:
                     self.wakeup.wait(seen, self._idle_wait(connection))
                 elif self.stopping.is_set():

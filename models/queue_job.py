@@ -34,6 +34,19 @@ FAILED_CHANNEL = 'background_job.failed'
 CALL_DISPLAY_MAX_CHARS = 20000
 
 
+class ForeignKeyFreeMany2one(fields.Many2one):
+    """A Many2one without a database foreign key.
+
+    Every claim sets queue_job.worker_id; a foreign key would make each claim
+    take a KEY SHARE lock on the same worker row from every thread at once,
+    which PostgreSQL records as MultiXacts: it halves the claim rate. The
+    engine treats a job whose worker row is missing as orphaned anyway.
+    """
+
+    def update_db_foreign_key(self, model, column):
+        return
+
+
 class QueueJob(models.Model):
     _name = 'queue.job'
     _description = 'Background Job'
@@ -79,8 +92,7 @@ class QueueJob(models.Model):
     date_done = fields.Datetime('Finished', readonly=True)
     exec_time = fields.Float('Execution Time (s)', readonly=True,
                              group_operator='avg')
-    worker_id = fields.Many2one('queue.job.worker', 'Worker', readonly=True,
-                                ondelete='set null')
+    worker_id = ForeignKeyFreeMany2one('queue.job.worker', 'Worker', readonly=True)
     parent_id = fields.Many2one('queue.job', 'Batch', readonly=True,
                                 index=True, ondelete='cascade')
     child_ids = fields.One2many('queue.job', 'parent_id', 'Batch Jobs',

@@ -24,7 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ODOO = os.path.join(ROOT, '.venv', 'bin', 'odoo')
 CONFIG = os.path.join(ROOT, 'odoo.conf')
 # What installing the addon reads; tests and tooling do not change the schema.
-SOURCE_DIRS = ('models', 'data', 'views', 'security', 'engine', 'demo', 'static')
+SOURCE_DIRS = ('models', 'data', 'views', 'security', 'engine', 'demo', 'static',
+               'tests/addons')
 SOURCE_FILES = ('__manifest__.py', '__init__.py', 'requirements.txt', 'requirements-odoo.txt')
 
 
@@ -188,7 +189,9 @@ def main():
         return
     print('building database %s (addon installed%s) ...' % (name, ', with demo data' if demo else ''))
     drop(name)
-    command = [ODOO, '-c', CONFIG, '-d', name, '-i', 'background_job',
+    modules = next((arg.split('=', 1)[1] for arg in sys.argv if arg.startswith('--install=')),
+                   'background_job')
+    command = [ODOO, '-c', CONFIG, '-d', name, '-i', modules,
                '--stop-after-init', '--log-level=warn', '--db-filter=^%s$' % name]
     if not demo:
         command.append('--without-demo=all')

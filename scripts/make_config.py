@@ -122,8 +122,9 @@ threads = 4
 # Databases to serve (comma separated); empty: db_name, else every database
 # where the addon is installed.
 databases =
-# Default capacity of channels that have no row yet: name:capacity,...
-channels = root:4
+# Capacity of channels that have no row yet (name:capacity,...; 0: no
+# limit); after that, the channel's row (Job Queue > Channels) wins.
+channels = root:0
 # A started job whose worker has not beaten for this many seconds is requeued.
 dead_after = 30
 # Default time limit of a job, in seconds (0: none); @job(timeout=) wins.

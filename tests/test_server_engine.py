@@ -87,8 +87,6 @@ class TestSeveralWorkers(ServerCase):
         self.db.query("INSERT INTO queue_job_channel (name, capacity) VALUES ('root.narrow', 2) "
                       "ON CONFLICT (name) DO UPDATE SET capacity = 2")
         self.db.query("UPDATE queue_job_channel SET capacity = 3 WHERE name = 'root'")
-        self.enqueue('log_run', 1700, prefix='m')
-        self.enqueue('narrow_channel', 300, 0.005, prefix='m-narrow')
         config = server_config('two-workers', threads=4)
         samples, stop = [], threading.Event()
 
@@ -103,7 +101,12 @@ class TestSeveralWorkers(ServerCase):
         sampler = threading.Thread(target=sample, daemon=True)
         try:
             with odoo_server.OdooServer(self.db.name, command=server_command(config, self.db.name)):
+                wait_for(lambda: self.db.query(
+                    'SELECT count(*) FROM queue_job_worker WHERE date_stopped IS NULL')[0][0] == 2,
+                    120, message='both worker processes registered')
                 sampler.start()
+                self.enqueue('log_run', 1700, prefix='m')
+                self.enqueue('narrow_channel', 300, 0.02, prefix='m-narrow')
                 wait_for(lambda: self.states() == {'done': 2000}, 300, interval=0.2,
                          message='2,000 jobs done')
         finally:

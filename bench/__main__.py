@@ -1,0 +1,268 @@
+"""``make bench``: throughput, latency and memory of the job engine.
+
+Runs on its own database (``background_job_bench``, built like the test
+database) against a real ``odoo queue-worker`` process with the default
+worker settings (4 threads). Each figure is printed with the raw PostgreSQL
+claim-and-complete rate measured in the same run, so a noisy machine moves
+both. Prints a Markdown table for the README.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import psycopg2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+import ensure_db  # noqa: E402
+
+BENCH_DB = 'background_job_bench'
+MODEL = 'background.job.test.record'
+
+# Bulk rows for backlogs: the same columns delay() writes, no-op method.
+BULK_INSERT = """
+INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids, args,
+                       kwargs, context, user_id, company_id, channel, priority,
+                       eta, state, retry, max_retries, timeout, date_created)
+SELECT md5(random()::text || n), 'bench', %(model)s, 'noop', '[]', '[]', '{}',
+       '{}', 1, 1, %(channel)s, 10, now() AT TIME ZONE 'UTC', 'pending', 0, 5, 0,
+       now() AT TIME ZONE 'UTC'
+FROM generate_series(1, %(count)s) AS n
+"""
+
+
+def connect():
+    return psycopg2.connect(dbname=BENCH_DB, **ensure_db.db_params())
+
+
+def query(statement, params=None):
+    connection = connect()
+    try:
+        with connection, connection.cursor() as cr:
+            cr.execute(statement, params)
+            return cr.fetchall() if cr.description else None
+    finally:
+        connection.close()
+
+
+def insert_backlog(count, channel='root'):
+    query(BULK_INSERT, {'model': MODEL, 'channel': channel, 'count': count})
+    query("SELECT pg_notify('background_job', '')")
+
+
+def reset_jobs():
+    # TRUNCATE, not DELETE: a million-row DELETE fires the parent_id
+    # cascade trigger once per row and fights the running workers.
+    query('TRUNCATE queue_job')
+    connection = connect()
+    connection.autocommit = True
+    with connection.cursor() as cr:
+        cr.execute('VACUUM ANALYZE queue_job')
+    connection.close()
+
+
+def done_count():
+    return query("SELECT count(*) FROM queue_job WHERE state = 'done'")[0][0]
+
+
+def wait_done(count, timeout=600):
+    deadline = time.monotonic() + timeout
+    while done_count() < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError('only %d of %d jobs done after %ss' % (done_count(), count, timeout))
+        time.sleep(0.2)
+
+
+def span_rate():
+    """Jobs per second between the first start and the last finish."""
+    count, seconds = query("SELECT count(*), extract(epoch FROM max(date_done) - min(date_started)) "
+                           "FROM queue_job WHERE state = 'done'")[0]
+    return count / float(seconds)
+
+
+# -- measurements ----------------------------------------------------------------
+def raw_claim_and_complete(jobs=10000, threads=4):
+    """PostgreSQL alone: our claim statement then the done update, two
+    transactions per job, ``threads`` connections, no Odoo."""
+    from odoo.addons.background_job.engine import store
+    reset_jobs()
+    insert_backlog(jobs)
+    worker_id = query("INSERT INTO queue_job_worker (uuid, host, pid, threads) "
+                      "VALUES ('raw', 'bench', 0, 4) RETURNING id")[0][0]
+
+    def loop():
+        connection = connect()
+        with connection.cursor() as cr:
+            store.prepare_claim(cr)
+            while True:
+                try:
+                    row = store.claim(cr, worker_id)
+                except store.ChannelFull:
+                    connection.rollback()
+                    continue
+                connection.commit()
+                if row is None:
+                    break
+                store.mark_done(cr, row.id, None)
+                connection.commit()
+        connection.close()
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    rate = jobs / (time.monotonic() - started)
+    reset_jobs()
+    return rate
+
+
+def enqueue_rate(registry, jobs=10000):
+    """delay() in a loop, one transaction, committed."""
+    from odoo import SUPERUSER_ID, api
+    reset_jobs()
+    with api.Environment.manage(), registry.cursor() as cr:
+        records = api.Environment(cr, SUPERUSER_ID, {})[MODEL]
+        started = time.monotonic()
+        for _ in range(jobs):
+            records.noop.delay()
+        cr.commit()
+        return jobs / (time.monotonic() - started)
+
+
+def execute_rate(jobs=10000):
+    reset_jobs()
+    insert_backlog(jobs)
+    wait_done(jobs)
+    return span_rate()
+
+
+def backlog_rate(backlog=1000000, measured=10000):
+    """Throughput of the first ``measured`` jobs with ``backlog`` pending."""
+    reset_jobs()
+    insert_backlog(backlog)
+    start_done, started = done_count(), time.monotonic()
+    wait_done(start_done + measured)
+    rate = (done_count() - start_done) / (time.monotonic() - started)
+    return rate
+
+
+def latency(registry, samples=200):
+    """Seconds from the enqueuing commit to the job's start, idle queue."""
+    from odoo import SUPERUSER_ID, api
+    reset_jobs()
+    delays = []
+    for _ in range(samples):
+        with api.Environment.manage(), registry.cursor() as cr:
+            job = api.Environment(cr, SUPERUSER_ID, {})[MODEL].noop.delay()
+            job_id = job.id
+            cr.commit()
+            committed = time.time()
+        while True:
+            row = query("SELECT extract(epoch FROM date_started AT TIME ZONE 'UTC') "
+                        "FROM queue_job WHERE id = %s AND date_started IS NOT NULL", (job_id,))
+            if row:
+                delays.append(float(row[0][0]) - committed)
+                break
+            time.sleep(0.001)
+        time.sleep(0.02)
+    delays.sort()
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99) - 1]
+
+
+def memory_over(process, jobs=100000):
+    """RSS of the worker process after 10% of the jobs and at the end."""
+    reset_jobs()
+    insert_backlog(jobs)
+    first = None
+    while True:
+        done = done_count()
+        if first is None and done >= jobs // 10:
+            first = process.memory_info().rss
+        if done >= jobs:
+            return first, process.memory_info().rss
+        time.sleep(0.5)
+
+
+class QueueWorker:
+    """``odoo queue-worker`` on the bench database, default settings."""
+
+    def __enter__(self):
+        config = ensure_db.CONFIG
+        addons = ensure_db.config_options()['addons_path']
+        self.log = open(os.path.join(ROOT, 'test-output', 'bench-worker.log'), 'ab')
+        self.process = subprocess.Popen(
+            [ensure_db.ODOO, '--addons-path=' + addons, 'queue-worker', '-c', config,
+             '-d', BENCH_DB, '--log-level=warn'], cwd=ROOT, stdout=self.log,
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not query("SELECT 1 FROM queue_job_worker WHERE pid = %s", (self.process.pid,)):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError('queue-worker did not start; see test-output/bench-worker.log')
+            time.sleep(0.2)
+        return psutil.Process(self.process.pid)
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(60)
+        self.log.close()
+
+
+def main():
+    os.makedirs(os.path.join(ROOT, 'test-output'), exist_ok=True)
+    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
+                    '--install=background_job,background_job_test'], check=True)
+    import odoo
+    odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '-d', BENCH_DB, '--log-level=warn'])
+    registry = odoo.registry(BENCH_DB)
+    query("UPDATE queue_job_worker SET date_stopped = now() WHERE date_stopped IS NULL")
+
+    results = {}
+
+    def measure(key, title, function, *args):
+        print('measuring %s ...' % title, end=' ', flush=True)
+        started = time.monotonic()
+        results[key] = function(*args)
+        print('%r (%.0f s)' % (results[key], time.monotonic() - started), flush=True)
+
+    measure('raw', 'raw PostgreSQL claim-and-complete', raw_claim_and_complete)
+    measure('enqueue', 'delay() in one transaction', enqueue_rate, registry)
+    with QueueWorker() as worker:
+        measure('execute', 'execution of 10,000 no-op jobs', execute_rate)
+        measure('latency', 'commit-to-start latency', latency, registry)
+        measure('backlog', 'execution with 1,000,000 pending', backlog_rate)
+        measure('memory', 'worker memory over 100,000 jobs', memory_over, worker)
+    reset_jobs()
+    print_table(results)
+
+
+def print_table(results):
+    raw, execute, enqueue = results['raw'], results['execute'], results['enqueue']
+    p50, p99 = results['latency']
+    rss_first, rss_last = results['memory']
+    rows = [
+        ('raw PostgreSQL claim + done (4 connections, reference)', '%.0f jobs/s' % raw, '1.00', ''),
+        ('no-op jobs executed (queue-worker, 4 threads)', '%.0f jobs/s' % execute,
+         '%.2f' % (execute / raw), '>= 1,000/s'),
+        ('delay() in one transaction', '%.0f jobs/s' % enqueue, '%.2f' % (enqueue / raw),
+         '>= 2,000/s'),
+        ('commit-to-start latency, idle queue', 'p50 %.1f ms, p99 %.1f ms' % (p50 * 1000, p99 * 1000),
+         '', 'p50 <= 10 ms, p99 <= 100 ms'),
+        ('executed with 1,000,000 pending', '%.0f jobs/s' % results['backlog'],
+         '%.2f of 10k case' % (results['backlog'] / execute), 'within 20%'),
+        ('worker RSS after 10,000 / 100,000 jobs',
+         '%.0f / %.0f MiB' % (rss_first / 2**20, rss_last / 2**20),
+         '%+.1f%%' % (100.0 * (rss_last - rss_first) / rss_first), 'flat'),
+    ]
+    print('\n| measure | result | ratio | target |\n|---|---|---|---|')
+    for row in rows:
+        print('| %s | %s | %s | %s |' % row)
+
+
+if __name__ == '__main__':
+    main()
