@@ -43,17 +43,14 @@ class QueueJobBatch(models.Model):
         batches = self.filtered(lambda job: job.is_batch and isinstance(job.id, int))
         counts = store.batch_progress(self.env.cr, batches.ids) if batches else {}
         for record in self:
-            if record not in batches:
-                record.batch_state = False
-                continue
             progress = batch.Progress.from_counts(counts.get(record.id, {}))
-            record.batch_state = batch.batch_state(record.state, record.done_job_id.id,
-                                                   progress)
+            record.batch_state = record in batches and batch.batch_state(
+                record.state, record.done_job_id.id, progress)
             record.batch_total = progress.total
             record.batch_done = progress.done
             record.batch_failed = progress.failed
             record.batch_running = progress.running
-            record.batch_progress = progress.percent
+            record.batch_progress = progress.percent if record in batches else 0.0
 
     @api.model
     def batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
@@ -102,9 +99,9 @@ class QueueJobBatch(models.Model):
         return batches
 
     def _finish_now(self, batch_ids):
-        """Batches that may be complete after a change in this transaction.
-        Exact only when nothing else finished meanwhile; the cron catches
-        the rest (see sql.LOCK_COMPLETE_BATCHES)."""
+        """End the batches this transaction may have completed. It misses
+        one that another transaction completes meanwhile (never enqueues a
+        done method twice); the cron catches those (sql.LOCK_COMPLETE_BATCHES)."""
         store.finish_batches(self.env.cr, batch_ids)
 
     @job(max_retries=sql.DONE_JOB_MAX_RETRIES)

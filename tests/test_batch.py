@@ -1,5 +1,6 @@
 """Batches: one call splits a record set into jobs under a parent, and the
 done method runs once when every job has finished."""
+import doctest
 import json
 import threading
 import time
@@ -9,10 +10,16 @@ from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError
 from odoo.tests.common import TransactionCase
 
+from odoo.addons.background_job.engine import batch as engine_batch
+
 from .common import BatchHelpers, CommittedDatabase, running
 
 MODEL = BatchHelpers.MODEL
 DONE = BatchHelpers.DONE
+
+
+def test_the_examples_of_engine_batch_hold():
+    assert doctest.testmod(engine_batch).failed == 0
 
 
 class TestBatchCall(TransactionCase):
