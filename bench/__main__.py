@@ -35,8 +35,9 @@ FROM generate_series(1, %(count)s) AS n
 """
 
 
-def connect():
-    return psycopg2.connect(dbname=BENCH_DB, **ensure_db.db_params())
+def connect(synchronous_commit=True):
+    options = '' if synchronous_commit else '-c synchronous_commit=off'
+    return psycopg2.connect(dbname=BENCH_DB, options=options, **ensure_db.db_params())
 
 
 def query(statement, params=None):
@@ -95,21 +96,24 @@ def raw_claim_and_complete(jobs=10000, threads=4):
                       "VALUES ('raw', 'bench', 0, 4) RETURNING id")[0][0]
 
     def loop():
-        connection = connect()
-        with connection.cursor() as cr:
-            store.prepare_claim(cr)
+        # as the workers do: claims on a connection that does not wait for
+        # the disk, the done update on one that does
+        claims, jobs = connect(synchronous_commit=False), connect()
+        with claims.cursor() as claim_cr, jobs.cursor() as job_cr:
+            store.prepare_claim(claim_cr)
             while True:
                 try:
-                    row = store.claim(cr, worker_id)
+                    row = store.claim(claim_cr, worker_id)
                 except store.ChannelFull:
-                    connection.rollback()
+                    claims.rollback()
                     continue
-                connection.commit()
+                claims.commit()
                 if row is None:
                     break
-                store.mark_done(cr, row.id, None)
-                connection.commit()
-        connection.close()
+                store.mark_done(job_cr, row.id, None)
+                jobs.commit()
+        claims.close()
+        jobs.close()
 
     started = time.monotonic()
     workers = [threading.Thread(target=loop) for _ in range(threads)]

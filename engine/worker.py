@@ -57,6 +57,10 @@ class Executor(Protocol):
     def job_options(self, job: store.ClaimedJob) -> tuple:
         """(RetryPolicy, timeout or None) of the job's method."""
 
+    def close_thread(self) -> None:
+        """Called by each job thread when its loop ends: release what
+        perform() kept for this thread (its database cursor)."""
+
     def jobs_failed(self, job_ids: list) -> None:
         """Called once these jobs failed for good (committed): the
         application tells people (the backend notifies who enqueued them)."""
@@ -174,6 +178,7 @@ class DatabaseRunner:
                     self.perform_job(connection, job)
         finally:
             connection.close()
+            self.executor.close_thread()
 
     def claim(self, connection) -> Optional[store.ClaimedJob]:
         with connection, connection.cursor() as cr:

@@ -1,7 +1,10 @@
 """Run a claimed job in an Odoo environment (the engine's Executor)."""
 import json
 import logging
+import threading
 import time
+
+import psycopg2
 
 import odoo
 from odoo import SUPERUSER_ID, api
@@ -64,6 +67,7 @@ class OdooExecutor:
     def __init__(self, dbname):
         self.dbname = dbname
         self._registry_checked = 0.0
+        self._local = threading.local()
 
     def registry(self):
         registry = odoo.registry(self.dbname)
@@ -91,8 +95,8 @@ class OdooExecutor:
 
     def perform(self, job, worker_id, timeout):
         registry = self.registry()
+        cr = self._thread_cursor(registry)
         with api.Environment.manage():
-            cr = registry.cursor()
             try:
                 if not store.lock_for_run(cr, job.id, worker_id, timeout):
                     cr.rollback()
@@ -103,8 +107,30 @@ class OdooExecutor:
                 store.mark_done(cr, job.id, bounded_result(result))
                 cr.commit()
                 return True
-            except Exception:
-                cr.rollback()
+            except Exception as error:
+                try:
+                    cr.rollback()
+                except psycopg2.Error:
+                    self.close_thread()
+                if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+                    self.close_thread()  # the connection may be broken: get a new one
                 raise
-            finally:
+
+    def _thread_cursor(self, registry):
+        """The job thread's Odoo cursor, kept across jobs: borrowing a pooled
+        connection resets it, a round trip per job for nothing."""
+        cr = getattr(self._local, 'cursor', None)
+        if cr is None or cr.closed:
+            cr = self._local.cursor = registry.cursor()
+        cr.cache.clear()  # Odoo keeps per-transaction values there
+        return cr
+
+    def close_thread(self):
+        """Release the calling job thread's cursor (end of its loop)."""
+        cr = getattr(self._local, 'cursor', None)
+        self._local.cursor = None
+        if cr is not None and not cr.closed:
+            try:
                 cr.close()
+            except psycopg2.Error:
+                _logger.warning('could not close a job cursor cleanly', exc_info=True)
