@@ -223,3 +223,49 @@ class TestBackendBrowser(BackendBrowserCase):
         self.assertEqual(self.job_state(job_id), 'cancelled')
         self.assertEqual(self.db.log_count('cancelled'), 0)
         browser.check_no_errors()
+
+    def test_channels_and_workers_show_load_capacity_and_dead_workers(self):
+        self.db.query("""
+            INSERT INTO queue_job_worker (uuid, host, pid, threads, date_started, last_beat)
+            VALUES ('gone', 'lost-host', 4242, 2, now() AT TIME ZONE 'UTC' - interval '2 hours',
+                    now() AT TIME ZONE 'UTC' - interval '1 hour')""")
+        # runs for 30 s in the server's worker: long enough to be seen running
+        job_id = self.enqueue(lambda records: records.create({'name': 'slow'}).with_delay(
+            description='Rebuild the slow report').sleep_and_log('slow', 30))
+        browser = self.browser()
+        browser.wait_until(lambda driver: self.job_state(job_id) == 'started', 'the slow job to run')
+
+        self.click_menu(browser, 'queue_job_channel_menu')
+        root = self.wait_text(browser, '.o_list_view .o_data_row', r'^root\b')
+        self.assertEqual(root.split()[-2:], ['1', '0'], 'root runs one job, none pending')
+        browser.screenshot('channels')
+        # capacity is edited in place
+        self.click_text(browser, '.o_list_view .o_data_row td', 'root')
+        capacity = browser.wait_for('.o_list_view .o_selected_row input[name="capacity"]')
+        capacity.clear()
+        capacity.send_keys('7')
+        browser.screenshot('channel-capacity-edited')
+        browser.wait_for('.o_list_buttons .o_list_button_save').click()
+        browser.wait_idle()
+        browser.wait_until(lambda driver: self.db.query(
+            "SELECT capacity FROM queue_job_channel WHERE name = 'root'")[0][0] == 7,
+            'the new capacity saved')
+
+        self.click_menu(browser, 'queue_job_worker_menu')
+        rows = [row.text for row in browser.wait_until(lambda driver: [
+            row for row in driver.find_elements(By.CSS_SELECTOR, '.o_list_view .o_data_row')
+            if 'Live' in row.text or 'Dead' in row.text], 'worker rows')]
+        dead = [row for row in rows if 'lost-host' in row]
+        self.assertEqual(len(dead), 1)
+        self.assertIn('Dead', dead[0])
+        live = [row for row in rows if 'Live' in row]
+        self.assertEqual(len(live), 1, rows)
+        self.assertTrue(live[0].endswith(' 1'), 'the live worker runs the slow job: %r' % live)
+        browser.screenshot('workers')
+        live_row = [row for row in browser.driver.find_elements(
+            By.CSS_SELECTOR, '.o_list_view .o_data_row') if 'Live' in row.text][0]
+        live_row.find_element(By.CSS_SELECTOR, 'td.o_data_cell').click()  # its host
+        browser.wait_idle()
+        self.wait_text(browser, '.o_form_view .o_field_one2many', 'Rebuild the slow report')
+        browser.screenshot('worker-running-a-job')
+        browser.check_no_errors()
