@@ -120,8 +120,10 @@ longpolling_port = 8072
 # Worker threads per database in this server process; 0 disables them.
 threads = 4
 # Databases to serve (comma separated); empty: db_name, else every database
-# where the addon is installed.
+# matching dbfilter where the addon is installed, checked every
+# database_refresh seconds (a new database is picked up without restart).
 databases =
+database_refresh = 30
 # Capacity of channels that have no row yet (name:capacity,...; 0: no
 # limit); after that, the channel's row (Job Queue > Channels) wins.
 channels = root:0

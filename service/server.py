@@ -12,6 +12,7 @@ server starts.
 """
 import logging
 import os
+import re
 import signal
 import time
 
@@ -91,9 +92,13 @@ def candidate_databases():
         with connection.cursor() as cr:
             cr.execute("SELECT datname FROM pg_database WHERE datallowconn "
                        "AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname")
-            return [row[0] for row in cr.fetchall()]
+            names = [row[0] for row in cr.fetchall()]
     finally:
         connection.close()
+    # Odoo's dbfilter says which databases this server serves; its %h / %d
+    # parts name the HTTP host, which workers do not have: they match all.
+    pattern = (config['dbfilter'] or '.*').replace('%h', '.*').replace('%d', '.*')
+    return [name for name in names if re.match(pattern, name)]
 
 
 def list_databases():
@@ -102,8 +107,9 @@ def list_databases():
 
 def make_manager():
     settings = settings_from_config()
+    refresh = float(options().get('database_refresh', defaults.DATABASE_REFRESH))
     return Manager(list_databases, lambda dbname: DatabaseRunner(
-        dbname, lambda: connect(dbname), OdooExecutor(dbname), settings))
+        dbname, lambda: connect(dbname), OdooExecutor(dbname), settings), refresh)
 
 
 def run_workers_until_signal():

@@ -83,3 +83,23 @@ class TestDelay(TransactionCase):
     def test_bad_eta_is_refused(self):
         with self.assertRaises(TypeError):
             self.records.with_delay(eta=[1]).noop()
+
+
+class TestRunNowOption(TransactionCase):
+
+    def test_run_now_config_option_runs_delayed_calls_at_once(self):
+        from odoo.tools import config
+        section = config.misc.setdefault('background_job', {})
+        previous = section.get('run_now')
+        section['run_now'] = 'True'
+        try:
+            record = self.env['background.job.test.record'].create({'name': 'x'})
+            job = record.log_run.delay('by-config')
+        finally:
+            if previous is None:
+                section.pop('run_now')
+            else:
+                section['run_now'] = previous
+        self.assertEqual(job.state, 'done')
+        self.assertEqual(self.env['background.job.test.log'].search_count(
+            [('marker', '=', 'by-config')]), 1)

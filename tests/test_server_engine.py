@@ -8,6 +8,7 @@ import threading
 import time
 import unittest
 
+import psycopg2
 import pytest
 
 from . import odoo_server
@@ -138,3 +139,49 @@ class TestPrefork(ServerCase):
             self.assertEqual(len(worker_pids), 1)
             self.assertEqual(job_pids, worker_pids)
             self.assertNotEqual(job_pids, {server.pid})  # not the arbiter
+
+
+class TestDatabaseDiscovery(unittest.TestCase):
+
+    def test_queue_worker_serves_a_database_created_after_it_started(self):
+        prefix = 'bj_srv_%d_pickup_' % os.getpid()
+        config = server_config('discovery', database_refresh=1)
+        parser = configparser.ConfigParser()
+        parser.read(config)
+        parser['options']['db_name'] = ''
+        parser['options']['dbfilter'] = '^%s' % prefix
+        with open(config, 'w') as handle:
+            parser.write(handle)
+        first = odoo_server.clone_database(name=prefix + 'a')
+        self.addCleanup(odoo_server.drop_database, first)
+        worker = queue_worker_all(config)
+        try:
+            wait_for(lambda: registered_workers(first) == 1, 120, message='first database served')
+            second = odoo_server.clone_database(name=prefix + 'b')
+            self.addCleanup(odoo_server.drop_database, second)
+            wait_for(lambda: registered_workers(second) == 1, 60,
+                     message='database created later served')
+        finally:
+            end(worker)
+
+
+def queue_worker_all(config):
+    """``odoo queue-worker -c config`` without -d: every matching database."""
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    log = open(os.path.join(odoo_server.test_output_dir(), 'queue-worker.log'), 'ab')
+    return subprocess.Popen(
+        [odoo_server.ODOO, '--addons-path=' + parser['options']['addons_path'],
+         'queue-worker', '-c', config],
+        cwd=odoo_server.ROOT, stdin=subprocess.DEVNULL, stdout=log,
+        stderr=subprocess.STDOUT, preexec_fn=os.setsid)
+
+
+def registered_workers(dbname):
+    connection = psycopg2.connect(dbname=dbname, **odoo_server.ensure_db.db_params())
+    try:
+        with connection.cursor() as cr:
+            cr.execute('SELECT count(*) FROM queue_job_worker WHERE date_stopped IS NULL')
+            return cr.fetchone()[0]
+    finally:
+        connection.close()

@@ -1,0 +1,75 @@
+"""Test helpers for addons that delay jobs.
+
+::
+
+    from odoo.addons.background_job.testing import trap_jobs
+
+    with trap_jobs(self.env) as trap:
+        partners.send_reminder.delay('hello')
+    trap.assert_enqueued(partners, 'send_reminder', 'hello')
+    trap.perform()          # run them now, in the test's transaction
+
+Delayed jobs are written as usual, in the test's transaction (so they vanish
+with it); the trap remembers which ones the block enqueued.
+"""
+import contextlib
+import json
+
+from .engine import serialization, states, store
+from .service.enqueue import bounded_result
+from .service.executor import call_job, job_environment
+
+
+class JobTrap:
+    """The jobs enqueued inside a ``trap_jobs`` block."""
+
+    def __init__(self, env):
+        self.env = env
+        env.cr.execute('SELECT coalesce(max(id), 0) FROM queue_job')
+        self.first_id = env.cr.fetchone()[0] + 1
+        self.last_id = None
+
+    @property
+    def jobs(self):
+        """queue.job records enqueued in the block, oldest first."""
+        domain = [('id', '>=', self.first_id)]
+        if self.last_id is not None:
+            domain.append(('id', '<=', self.last_id))
+        return self.env['queue.job'].sudo().search(domain, order='id')
+
+    def calls(self):
+        """[(records, method name, args, kwargs)] of the trapped jobs."""
+        browse = lambda model, ids: self.env[model].browse(ids)  # noqa: E731
+        found = []
+        for job in self.jobs:
+            args, kwargs = serialization.loads_arguments(job.args, job.kwargs, browse)
+            records = self.env[job.model_name].browse(json.loads(job.record_ids))
+            found.append((records, job.method_name, args, kwargs))
+        return found
+
+    def assert_enqueued(self, records, method_name, *args, **kwargs):
+        """Fail unless a trapped job calls ``records.method_name(*args, **kwargs)``."""
+        wanted = (records, method_name, args, kwargs)
+        calls = self.calls()
+        if wanted not in calls:
+            raise AssertionError('no job %s.%s%r %r among the %d trapped: %s' % (
+                records, method_name, args, kwargs, len(calls), calls))
+
+    def perform(self):
+        """Run the trapped pending jobs now, in this transaction, as their
+        users; each ends done, or its exception propagates to the test."""
+        for job in self.jobs.filtered(lambda job: job.state == states.PENDING):
+            env = job_environment(self.env.cr, job.user_id.id, job.company_id.id,
+                                  job.context, job.id)
+            result = call_job(env, job.model_name, job.method_name,
+                              json.loads(job.record_ids), job.args, job.kwargs)
+            store.mark_done(self.env.cr, job.id, bounded_result(result))
+        self.jobs.invalidate_cache()
+
+
+@contextlib.contextmanager
+def trap_jobs(env):
+    trap = JobTrap(env)
+    yield trap
+    env.cr.execute('SELECT coalesce(max(id), 0) FROM queue_job')
+    trap.last_id = env.cr.fetchone()[0]
