@@ -119,6 +119,13 @@ class TestRpcSecurity(unittest.TestCase):
         self.assertNotIn(self.admin_job, seen)
         error = user.call_kw_error('queue.job', 'read', [[self.admin_job], ['args']])
         self.assertEqual(error.name, ACCESS_ERROR)
+        # their own job opens in the job form (the failure notification links there)
+        form = user.call_kw('queue.job', 'load_views', [],
+                            {'views': [[False, 'form']], 'options': {}})['fields_views']['form']
+        [job] = user.call_kw('queue.job', 'read', [[self.user_job], list(form['fields'])])
+        self.assertEqual((job['call_display'], job['state']),
+                         ("background.job.test.record(%d).log_run('user-job')" % self.record_id,
+                          'pending'))
         seen = {row['id'] for row in manager.call_kw('queue.job', 'search_read', [[]],
                                                       {'fields': ['user_id']})}
         self.assertLessEqual({self.user_job, self.admin_job}, seen)
