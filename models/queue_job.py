@@ -188,8 +188,10 @@ class QueueJob(models.Model):
         self._check_manager()
         self._refuse_batches(_('set to done'))
         result = _('Set to done by hand by %s.') % self.env.user.name
-        return self._admin_change(_('set to done'), states.SET_DONE_FROM,
-                                  store.admin_set_done, result=result)
+        self._admin_change(_('set to done'), states.SET_DONE_FROM,
+                           store.admin_set_done, result=result)
+        self._finish_batches()
+        return True
 
     def cancel(self):
         """Managers cancel any waiting or pending job; users their own."""
@@ -198,8 +200,17 @@ class QueueJob(models.Model):
         batches = self.filtered('is_batch')
         if batches:
             batches.cancel_batch()
-        return (self - batches)._admin_change(_('cancelled'), states.CANCEL_FROM,
-                                              store.admin_cancel)
+        jobs = self - batches
+        jobs._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
+        jobs._finish_batches()
+        return True
+
+    def _finish_batches(self):
+        """A job finished by hand may have been the last of its batch: end
+        the batch now rather than at the next run of the cron."""
+        parent_ids = self.mapped('parent_id').ids
+        if parent_ids:
+            self._finish_now(parent_ids)
 
     def _refuse_batches(self, what):
         if any(self.mapped('is_batch')):

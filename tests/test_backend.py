@@ -122,6 +122,18 @@ class TestAdminActions(BackendCase):
         self.assertEqual(batch.state, 'cancelled')
         self.assertEqual(set(batch.child_ids.mapped('state')), {'cancelled'})
 
+    def test_a_batch_whose_last_jobs_are_finished_by_hand_ends_at_once(self):
+        records = self.record | self.record.copy()
+        batch = records.log_run.delay_batch('by hand', job_size=1)
+        first, second = batch.child_ids
+        first.set_done()
+        batch.invalidate_cache()
+        self.assertEqual(batch.state, 'waiting')
+        second.cancel()
+        batch.invalidate_cache()
+        self.assertEqual((batch.state, batch.batch_done, batch.batch_state),
+                         ('done', 1, 'done'))
+
     def test_list_actions_requeue_and_cancel_a_selection(self):
         failed, pending = self.job_in('failed'), self.job_in('pending')
         for xmlid, expected in (('queue_job_action_requeue', {failed: 'pending', pending: 'pending'}),
