@@ -70,14 +70,16 @@ class TestBatchOnAServer(BatchServerCase):
         self.assertEqual(self.batch(failing)['batch_state'], 'done_with_failures')
 
     def test_kill_9_in_the_middle_of_a_batch_then_restart_done_method_runs_once(self):
-        batch_id = self.start_batch(self.make_records(240), 'killed', job_size=4, seconds=0.4)
+        batch_id = self.start_batch(self.make_records(240), 'killed', job_size=4, seconds=0.5)
         server = self.server(server_config('batch-kill', threads=4, dead_after=3))
         with server:
-            wait_for(lambda: self.child_states(batch_id).get('done', 0) >= 12, 120,
-                     message='12 jobs of the batch done')
+            wait_for(lambda: self.child_states(batch_id).get('done', 0) >= 12
+                     and self.child_states(batch_id).get('started'), 120,
+                     message='12 jobs of the batch done, others running')
             server.kill()
         states = self.child_states(batch_id)
-        self.assertGreater(states.get('started', 0), 0, 'the kill should catch jobs mid-run')
+        self.assertGreater(states.get('started', 0), 0,
+                           'the kill should catch jobs mid-run: %s' % states)
         self.assertEqual(self.batch(batch_id)['state'], 'waiting')
         with server:
             self.wait_batch_state(batch_id, {'done'}, timeout=240)
