@@ -142,17 +142,21 @@ UPDATE queue_job SET state = 'pending', worker_id = NULL, date_started = NULL
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
 """
 
-# Jobs whose worker died (no heartbeat for dead_after seconds, a local
-# process that no longer exists, or a worker row gone) are requeued, counted
-# as a retry, or failed when out of retries. SKIP LOCKED skips every job
-# whose transaction is still alive, so a running job is never touched.
+# Orphaned jobs are requeued, counted as a retry, or failed when out of
+# retries. A running job's row is locked by its transaction, so SKIP LOCKED
+# leaves every running job alone, and any started job whose row is NOT
+# locked is an orphan once dead_after has passed since it started (its
+# worker died, or could not even record the job's failure). Jobs of a
+# worker known to be dead (a local process that no longer exists, a worker
+# row gone, no heartbeat for dead_after) are requeued without that wait.
 REQUEUE_ORPHANS = """
 WITH orphan AS (
     SELECT job.id FROM queue_job job
     LEFT JOIN queue_job_worker worker ON worker.id = job.worker_id
     WHERE job.state = 'started'
       AND (worker.id IS NULL OR worker.id = ANY(%(dead_worker_ids)s)
-           OR worker.last_beat < {now} - make_interval(secs => %(dead_after)s))
+           OR worker.last_beat < {now} - make_interval(secs => %(dead_after)s)
+           OR job.date_started < {now} - make_interval(secs => %(dead_after)s))
     FOR NO KEY UPDATE OF job SKIP LOCKED
 )
 UPDATE queue_job job

@@ -20,6 +20,8 @@ _logger = logging.getLogger(__name__)
 # How often a worker checks whether another process changed the registry
 # (module install/upgrade), in seconds.
 REGISTRY_CHECK_INTERVAL = 5
+TCP_KEEPALIVES = ('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; '
+                  'SET tcp_keepalives_count = 3')
 
 
 def resolve(env, model_name, method_name):
@@ -122,6 +124,10 @@ class OdooExecutor:
         cr = getattr(self._local, 'cursor', None)
         if cr is None or cr.closed:
             cr = self._local.cursor = registry.cursor()
+            # A job's row lock is its proof of life: if this machine is lost,
+            # PostgreSQL must notice and release it within ~25 s (TCP only).
+            cr.execute(TCP_KEEPALIVES)
+            cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there
         return cr
 

@@ -133,3 +133,34 @@ class TestWorker(WorkerCase):
             state = self.wait_state(job.id, {'failed'}, timeout=30)
         self.assertEqual(state['exc_type'], 'QueryCanceled')
         self.assertIn('statement timeout', state['exc_message'])
+
+
+class TestOrphans(WorkerCase):
+
+    def test_started_job_with_no_live_transaction_is_requeued_even_if_its_worker_lives(self):
+        # a live worker (fresh heartbeat, process alive) that could not record
+        # the job's outcome (database blip) left it started without a lock:
+        # it must not stay started forever
+        import os
+        import socket
+        with self.db.env() as env:
+            job_id = self.make_record(env).log_run.delay('stranded').id
+        live_worker = self.db.query(
+            "INSERT INTO queue_job_worker (uuid, host, pid, threads, last_beat) "
+            "VALUES ('live', %s, %s, 1, now() AT TIME ZONE 'UTC') RETURNING id",
+            (socket.gethostname(), os.getpid()))[0][0]
+        self.db.query("UPDATE queue_job SET state = 'started', worker_id = %s, "
+                      "date_started = (now() AT TIME ZONE 'UTC') - interval '1 hour' "
+                      "WHERE id = %s", (live_worker, job_id))
+        with running(self.db.runner(threads=1, dead_after=600)):
+            job = self.wait_state(job_id, {'done'}, timeout=60)
+        self.assertEqual(job['retry'], 1)
+        self.assertEqual(self.db.log_count('stranded'), 1)
+
+    def test_running_job_is_never_requeued_however_long_it_runs(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).sleep_and_log.delay('long', 6).id
+        with running(self.db.runner(threads=1, dead_after=1)):
+            job = self.wait_state(job_id, {'done'}, timeout=60)
+        self.assertEqual(job['retry'], 0)
+        self.assertEqual(self.db.log_count('long'), 1)
