@@ -99,15 +99,14 @@ def raw_claim_and_complete(jobs=10000, threads=4):
         # as the workers do: claims on a connection that does not wait for
         # the disk, the done update on one that does
         claims, jobs = connect(synchronous_commit=False), connect()
+        claims.autocommit = True
         with claims.cursor() as claim_cr, jobs.cursor() as job_cr:
             store.prepare_claim(claim_cr)
             while True:
                 try:
                     row = store.claim(claim_cr, worker_id)
                 except store.ChannelFull:
-                    claims.rollback()
                     continue
-                claims.commit()
                 if row is None:
                     break
                 store.mark_done(job_cr, row.id, None)

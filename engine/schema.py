@@ -2,6 +2,11 @@
 identity keys rely on. Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
 
+# Every state change rewrites the job's row and adds an entry to EVERY full
+# index of the table (state is indexed, so no update is HOT): each full
+# index costs every claim and every finish. So the table has few: the
+# primary key, the backend's list order, its default filter, users' own
+# jobs. Everything else is a partial index that only its rows enter.
 STATEMENTS = (
     # worker_id has no foreign key (see ForeignKeyFreeMany2one); databases
     # installed before that still have one.
@@ -30,7 +35,10 @@ STATEMENTS = (
     # (state has index=False), so a state change still updates one index.
     """CREATE INDEX IF NOT EXISTS queue_job_state_company_idx
        ON queue_job (state, company_id)""",
-    # Batch progress counts children by state.
+    # The Batches menu.
+    """CREATE INDEX IF NOT EXISTS queue_job_batch_idx
+       ON queue_job (date_created DESC, id DESC) WHERE is_batch""",
+    # Batch progress counts children by state; also finds a batch's jobs.
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
 )

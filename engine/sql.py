@@ -50,12 +50,12 @@ WHERE identity_key = %(identity_key)s AND state IN ('waiting', 'pending')
 # claims may both see one free slot: CAPACITY_CHECK settles that race for
 # channels that have a capacity. It returns the channel's capacity for that.
 CLAIM_TEMPLATE = """
-WITH running AS (
-    SELECT channel, count(*) AS jobs FROM queue_job
-    WHERE state = 'started' GROUP BY channel
-), full_channel AS (
-    SELECT c.name FROM queue_job_channel c JOIN running r ON r.channel = c.name
-    WHERE c.capacity > 0 AND r.jobs >= c.capacity
+WITH full_channel AS (
+    -- only channels with a capacity are counted: no work when none has one
+    SELECT c.name FROM queue_job_channel c
+    WHERE c.capacity > 0
+      AND (SELECT count(*) FROM queue_job running
+           WHERE running.state = 'started' AND running.channel = c.name) >= c.capacity
 ), next_job AS (
     SELECT id FROM queue_job
     WHERE state = 'pending' AND eta <= {now}
@@ -82,6 +82,9 @@ RETURNING job.id, job.uuid, job.model_name, job.method_name, job.record_ids,
 PREPARE_CLAIM = 'PREPARE background_job_claim(integer) AS ' + CLAIM_TEMPLATE.format(
     now=NOW_UTC, worker_id='$1')
 CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
+# The claim's transaction opens in the same round trip (autocommit
+# connection, see store.claim); READ COMMITTED, the server's default.
+BEGIN_CLAIM = 'BEGIN ISOLATION LEVEL READ COMMITTED; ' + CLAIM
 
 # Right after claiming in a channel with a capacity, in the same READ
 # COMMITTED transaction: lock the channel's row, then count its running

@@ -56,21 +56,27 @@ def prepare_claim(cr) -> None:
 
 
 def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
-    """Claim the next runnable job for this worker; the caller commits.
+    """Claim the next runnable job for this worker, in a transaction of its
+    own on an AUTOCOMMIT connection (the one exception to "the caller owns
+    the transaction"): BEGIN travels with the claim and COMMIT alone, two
+    round trips where psycopg2's implicit BEGIN would make three.
 
-    None when no job is runnable. Raises ChannelFull when a concurrent
-    claim took the channel's last slot: the caller must roll back.
+    None when no job is runnable. Raises ChannelFull, rolled back, when a
+    concurrent claim took the channel's last slot.
     """
-    cr.execute(sql.CLAIM, {'worker_id': worker_id})
+    cr.execute(sql.BEGIN_CLAIM, {'worker_id': worker_id})
     row = cr.fetchone()
     if row is None:
+        cr.execute('COMMIT')
         return None
     *fields, capacity = row
     job = ClaimedJob(*fields)
     if capacity:
         cr.execute(sql.CAPACITY_CHECK, {'channel': job.channel})
         if cr.fetchone()[0] > capacity:
+            cr.execute('ROLLBACK')
             raise ChannelFull(job.channel)
+    cr.execute('COMMIT')
     return job
 
 

@@ -1,7 +1,8 @@
 """The worker loop: threads that claim jobs of one database and run them.
 
 A :class:`DatabaseRunner` owns, for one database, N job threads (each with
-its own READ COMMITTED connection for claims and failure reports) and one
+its own autocommit connection for claims, failure reports and batch ends,
+plus the Odoo cursor its jobs run in) and one
 control thread (LISTEN for new jobs, heartbeat, requeue of orphaned jobs).
 Running a job in Odoo is the executor's business (service/executor.py);
 this module knows PostgreSQL and threads, not the ORM.
@@ -12,6 +13,7 @@ handle_job_failure (a new transaction records the error and the retry).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -159,8 +161,11 @@ class DatabaseRunner:
 
     # -- job threads ----------------------------------------------------------
     def _job_loop(self) -> None:
+        # autocommit, so that a claim costs two round trips (store.claim);
+        # everything else on it runs in explicit transactions (transaction())
         connection = self.connect()
-        with connection, connection.cursor() as cr:
+        connection.autocommit = True
+        with connection.cursor() as cr:
             store.prepare_claim(cr)
         try:
             while not self.stopping.is_set():
@@ -172,7 +177,7 @@ class DatabaseRunner:
                 if job is None:
                     self.wakeup.wait(seen, self._idle_wait(connection))
                 elif self.stopping.is_set():
-                    with connection, connection.cursor() as cr:
+                    with transaction(connection) as cr:
                         store.release(cr, job.id, self.worker_id)
                 else:
                     self.perform_job(connection, job)
@@ -181,11 +186,11 @@ class DatabaseRunner:
             self.executor.close_thread()
 
     def claim(self, connection) -> Optional[store.ClaimedJob]:
-        with connection, connection.cursor() as cr:
+        with connection.cursor() as cr:
             return store.claim(cr, self.worker_id)
 
     def _idle_wait(self, connection) -> float:
-        with connection, connection.cursor() as cr:
+        with transaction(connection) as cr:
             next_eta = store.seconds_to_next_eta(cr)
         poll = self.settings.poll_interval
         return poll if next_eta is None else max(0.01, min(poll, float(next_eta)))
@@ -212,7 +217,7 @@ class DatabaseRunner:
         batches around it (nested batches). One transaction per level, each
         beginning after the previous one committed (see store.finish_batches)."""
         while batch_ids:
-            with connection, connection.cursor() as cr:
+            with transaction(connection) as cr:
                 batch_ids = store.finish_batches(cr, batch_ids)
 
     def handle_job_failure(self, connection, job, error, policy: RetryPolicy,
@@ -222,7 +227,7 @@ class DatabaseRunner:
         log = _logger.info if retry else _logger.error
         log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
             ', retry in %ss' % delay if retry else '', error)
-        with connection, connection.cursor() as cr:
+        with transaction(connection) as cr:
             recorded = store.mark_failed(
                 cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
                 exec_time=exec_time, exc_type=type(error).__name__,
@@ -296,10 +301,26 @@ class DatabaseRunner:
         batch_ids = store.batches_of_jobs(cr, job_ids)
         if batch_ids:
             connection = self.connect()
+            connection.autocommit = True  # finish_batches opens its transactions
             try:
                 self.finish_batches(connection, batch_ids)
             finally:
                 connection.close()
+
+
+@contextlib.contextmanager
+def transaction(connection):
+    """A transaction on an autocommit connection: BEGIN, then COMMIT, or
+    ROLLBACK when the block raises."""
+    with connection.cursor() as cr:
+        cr.execute('BEGIN')
+        try:
+            yield cr
+        except BaseException:
+            if not connection.closed:
+                cr.execute('ROLLBACK')
+            raise
+        cr.execute('COMMIT')
 
 
 def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):

@@ -53,10 +53,10 @@ class QueueJob(models.Model):
     _order = 'date_created desc, id desc'
     _log_access = False  # date_created and user_id say who and when
 
-    uuid = fields.Char('UUID', readonly=True, required=True, index=True)
+    uuid = fields.Char('UUID', readonly=True, required=True)
     name = fields.Char('Description', readonly=True)
-    model_name = fields.Char('Model', readonly=True, required=True, index=True)
-    method_name = fields.Char('Method', readonly=True, required=True, index=True)
+    model_name = fields.Char('Model', readonly=True, required=True)
+    method_name = fields.Char('Method', readonly=True, required=True)
     record_ids = fields.Text('Record IDs', readonly=True, default='[]',
                              help='JSON list of the ids the method runs on.')
     args = fields.Text('Positional Arguments', readonly=True, default='[]')
@@ -66,8 +66,8 @@ class QueueJob(models.Model):
     user_id = fields.Many2one('res.users', 'User', readonly=True, index=True,
                               required=True, ondelete='restrict')
     company_id = fields.Many2one('res.company', 'Company', readonly=True,
-                                 index=True, ondelete='restrict')
-    channel = fields.Char('Channel', readonly=True, required=True, index=True,
+                                 ondelete='restrict')
+    channel = fields.Char('Channel', readonly=True, required=True,
                           default='root')
     priority = fields.Integer('Priority', readonly=True, default=10,
                               help='Lower runs first.')
@@ -94,7 +94,7 @@ class QueueJob(models.Model):
                              group_operator='avg')
     worker_id = ForeignKeyFreeMany2one('queue.job.worker', 'Worker', readonly=True)
     parent_id = fields.Many2one('queue.job', 'Batch', readonly=True,
-                                index=True, ondelete='cascade')
+                                ondelete='cascade')
     child_ids = fields.One2many('queue.job', 'parent_id', 'Batch Jobs',
                                 readonly=True)
 

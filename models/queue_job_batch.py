@@ -21,7 +21,7 @@ PURGE_CHUNK = 10000
 class QueueJobBatch(models.Model):
     _inherit = 'queue.job'
 
-    is_batch = fields.Boolean('Is a Batch', readonly=True, index=True)
+    is_batch = fields.Boolean('Is a Batch', readonly=True)
     job_size = fields.Integer('Records per Job', readonly=True)
     done_method = fields.Char(
         'Done Method', readonly=True,

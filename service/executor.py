@@ -69,15 +69,17 @@ class OdooExecutor:
     def __init__(self, dbname):
         self.dbname = dbname
         self._registry_checked = 0.0
+        self._registry = None
         self._local = threading.local()
 
     def registry(self):
-        registry = odoo.registry(self.dbname)
+        """The database's registry, reloaded when another process changed it
+        (checked every few seconds, not per job)."""
         now = time.monotonic()
-        if now - self._registry_checked > REGISTRY_CHECK_INTERVAL:
+        if self._registry is None or now - self._registry_checked > REGISTRY_CHECK_INTERVAL:
             self._registry_checked = now
-            registry = registry.check_signaling()
-        return registry
+            self._registry = odoo.registry(self.dbname).check_signaling()
+        return self._registry
 
     def job_options(self, job):
         model_class = self.registry().models.get(job.model_name)
