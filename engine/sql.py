@@ -82,6 +82,19 @@ RETURNING job.id, job.uuid, job.model_name, job.method_name, job.record_ids,
 PREPARE_CLAIM = 'PREPARE background_job_claim(integer) AS ' + CLAIM_TEMPLATE.format(
     now=NOW_UTC, worker_id='$1')
 CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
+
+# While no channel has a capacity (the default), a claim needs no check and
+# so no transaction of its own: this variant is one autocommitted statement,
+# one round trip. It never takes a job of a channel with a capacity, so a
+# capacity set meanwhile is honoured: such jobs wait until the worker sees
+# LIMITED_CHANNELS_EXIST and claims with the checked variant.
+PREPARE_CLAIM_UNLIMITED = (
+    'PREPARE background_job_claim_unlimited(integer) AS ' + CLAIM_TEMPLATE.format(
+        now=NOW_UTC, worker_id='$1').replace(
+        'AND channel NOT IN (SELECT name FROM full_channel)',
+        'AND channel NOT IN (SELECT name FROM queue_job_channel WHERE capacity > 0)'))
+CLAIM_UNLIMITED = 'EXECUTE background_job_claim_unlimited(%(worker_id)s)'
+LIMITED_CHANNELS_EXIST = 'SELECT EXISTS (SELECT 1 FROM queue_job_channel WHERE capacity > 0)'
 # The claim's transaction opens in the same round trip (autocommit
 # connection, see store.claim); READ COMMITTED, the server's default.
 BEGIN_CLAIM = 'BEGIN ISOLATION LEVEL READ COMMITTED; ' + CLAIM

@@ -51,8 +51,22 @@ def enqueue(cr, values: dict) -> int:
 
 
 def prepare_claim(cr) -> None:
-    """Prepare the claim once per connection, before claim()."""
+    """Prepare the claims once per connection, before claim()."""
     cr.execute(sql.PREPARE_CLAIM)
+    cr.execute(sql.PREPARE_CLAIM_UNLIMITED)
+
+
+def limited_channels_exist(cr) -> bool:
+    cr.execute(sql.LIMITED_CHANNELS_EXIST)
+    return cr.fetchone()[0]
+
+
+def claim_unlimited(cr, worker_id: int) -> Optional[ClaimedJob]:
+    """Claim the next job of a channel without capacity, in one autocommitted
+    statement (``cr`` on an autocommit connection); see sql.CLAIM_UNLIMITED."""
+    cr.execute(sql.CLAIM_UNLIMITED, {'worker_id': worker_id})
+    row = cr.fetchone()
+    return ClaimedJob(*row[:-1]) if row else None
 
 
 def claim(cr, worker_id: int) -> Optional[ClaimedJob]:

@@ -105,6 +105,9 @@ class DatabaseRunner:
         self.worker_id: Optional[int] = None
         self.stopping = threading.Event()
         self.wakeup = Wakeup()
+        # until the control thread has looked: assume some channel has a
+        # capacity, so claims are checked
+        self.limited_channels = True
         self.threads: list = []
 
     # -- life cycle ---------------------------------------------------------
@@ -187,7 +190,9 @@ class DatabaseRunner:
 
     def claim(self, connection) -> Optional[store.ClaimedJob]:
         with connection.cursor() as cr:
-            return store.claim(cr, self.worker_id)
+            if self.limited_channels:
+                return store.claim(cr, self.worker_id)
+            return store.claim_unlimited(cr, self.worker_id)
 
     def _idle_wait(self, connection) -> float:
         with transaction(connection) as cr:
@@ -275,6 +280,8 @@ class DatabaseRunner:
             connection.close()
 
     def _heartbeat(self, cr) -> None:
+        # with the heartbeat: whether claims must check channel capacities
+        self.limited_channels = store.limited_channels_exist(cr)
         if not store.heartbeat(cr, self.worker_id):
             # Our row was removed: register again so our jobs stay ours
             # (the reaper requeues jobs whose worker row is gone).

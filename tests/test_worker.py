@@ -164,3 +164,28 @@ class TestOrphans(WorkerCase):
             job = self.wait_state(job_id, {'done'}, timeout=60)
         self.assertEqual(job['retry'], 0)
         self.assertEqual(self.db.log_count('long'), 1)
+
+
+class TestClaim(WorkerCase):
+
+    def test_fast_claim_never_takes_a_job_of_a_channel_with_a_capacity(self):
+        from odoo.addons.background_job.engine import store
+        from odoo.addons.background_job.service.server import connect
+        self.db.query("INSERT INTO queue_job_channel (name, capacity) VALUES ('root.limited', 1)")
+        self.addCleanup(self.db.query, "DELETE FROM queue_job_channel WHERE name = 'root.limited'")
+        with self.db.env() as env:
+            job_id = self.make_record(env).with_delay(channel='root.limited').noop().id
+        self.addCleanup(self.db.query, 'DELETE FROM queue_job WHERE id = %s', (job_id,))
+        connection = connect(self.db.name)
+        connection.autocommit = True
+        self.addCleanup(connection.close)
+        worker_id = self.db.query("INSERT INTO queue_job_worker (uuid, host, pid, threads) "
+                                  "VALUES ('claim-test', 'h', 0, 1) RETURNING id")[0][0]
+        with connection.cursor() as cr:
+            store.prepare_claim(cr)
+            self.assertTrue(store.limited_channels_exist(cr))
+            self.assertIsNone(store.claim_unlimited(cr, worker_id))
+            self.assertEqual(store.claim(cr, worker_id).id, job_id)
+            self.db.query("UPDATE queue_job SET state = 'pending' WHERE id = %s", (job_id,))
+            self.db.query("UPDATE queue_job_channel SET capacity = 0 WHERE name = 'root.limited'")
+            self.assertEqual(store.claim_unlimited(cr, worker_id).id, job_id)
