@@ -291,7 +291,7 @@ class DatabaseRunner:
 
     def requeue_orphans(self, cr) -> None:
         dead_local = [worker_id for worker_id, pid in store.local_workers(cr, self.host, self.worker_id)
-                      if not _process_exists(pid)]
+                      if not process_exists(pid)]
         requeued = store.requeue_orphans(cr, self.settings.dead_after, dead_local)
         if requeued:
             _logger.warning('requeued %d jobs of dead workers: %s', len(requeued), requeued[:20])
@@ -349,7 +349,8 @@ def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):
     return False, 0, False
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether a process with this pid runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,6 +1,7 @@
 """Helpers for tests that need real commits: a cloned database, committed
 environments, and job workers running in this process."""
 import contextlib
+import unittest
 import json
 import time
 
@@ -69,6 +70,18 @@ class CommittedDatabase:
         odoo.modules.registry.Registry.delete(self.name)
         odoo.sql_db.close_db(self.name)
         odoo_server.drop_database(self.name)
+
+
+class CommittedDatabaseCase(unittest.TestCase):
+    """Tests sharing one throwaway committed database (``cls.db``)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = CommittedDatabase()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
 
 
 @contextlib.contextmanager

@@ -29,6 +29,8 @@ import time
 import urllib.error
 import urllib.request
 
+from odoo.addons.background_job.engine.worker import process_exists
+
 import psycopg2
 
 # realpath: Odoo and pytest import the addon through .venv/addons/background_job.
@@ -163,16 +165,6 @@ def temporary_database(template=TEMPLATE_DB):
         drop_database(name)
 
 
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def drop_stale_databases():
     """Drop clones left behind by test processes that died (their pid is gone
     and nobody is connected to them)."""
@@ -188,7 +180,7 @@ def drop_stale_databases():
         connection.close()
     for name in names:
         match = re.match(re.escape(CLONE_PREFIX) + r'(\d+)_\d+$', name)
-        if match and not _pid_alive(int(match.group(1))):
+        if match and not process_exists(int(match.group(1))):
             drop_database(name)
 
 

@@ -7,7 +7,6 @@ import datetime
 import json
 import select
 import time
-import unittest
 
 from lxml import etree
 
@@ -18,7 +17,7 @@ from odoo.tests.common import TransactionCase
 from odoo.addons.background_job.engine import sql, states
 from odoo.addons.background_job.service.server import connect
 
-from .common import CommittedDatabase, running, wait_for
+from .common import CommittedDatabaseCase, running, wait_for
 
 ALL_STATES = [value for value, _label in states.SELECTION]
 
@@ -242,16 +241,8 @@ class TestAccess(BackendCase):
         self.assertEqual((own.state, other.state), ('cancelled', 'pending'))
 
 
-class TestWithCommits(unittest.TestCase):
+class TestWithCommits(CommittedDatabaseCase):
     """Jobs committed, a second connection in the role of a worker."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = CommittedDatabase()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
 
     def enqueue(self, method, *args, **options):
         with self.db.env() as env:

@@ -4,7 +4,6 @@ import doctest
 import json
 import threading
 import time
-import unittest
 
 from odoo import SUPERUSER_ID
 from odoo.exceptions import AccessError
@@ -12,7 +11,7 @@ from odoo.tests.common import TransactionCase
 
 from odoo.addons.background_job.engine import batch as engine_batch
 
-from .common import BatchHelpers, CommittedDatabase, running
+from .common import BatchHelpers, CommittedDatabaseCase, running
 
 MODEL = BatchHelpers.MODEL
 DONE = BatchHelpers.DONE
@@ -112,17 +111,9 @@ class TestBatchCall(TransactionCase):
         self.assertEqual((batch.state, batch.batch_done), ('done', 2))
 
 
-class BatchCase(BatchHelpers, unittest.TestCase):
+class BatchCase(BatchHelpers, CommittedDatabaseCase):
     """Batches run by workers in this process, with real commits. No cron
     runs here: a done method that runs was enqueued by a worker."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = CommittedDatabase()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
 
 
 class TestBatchRun(BatchCase):

@@ -1,19 +1,10 @@
 """Workers running real jobs with real commits (in-process runner)."""
 import json
-import unittest
 
-from .common import CommittedDatabase, running, wait_for
+from .common import CommittedDatabaseCase, running, wait_for
 
 
-class WorkerCase(unittest.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = CommittedDatabase()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
+class WorkerCase(CommittedDatabaseCase):
 
     def make_record(self, env, name='r'):
         return env['background.job.test.record'].create({'name': name})
@@ -42,7 +33,7 @@ class TestWorker(WorkerCase):
         self.assertIsNotNone(job['date_started'])
 
     def test_job_enqueued_in_a_rolled_back_transaction_never_runs(self):
-        with running(self.db.runner()) as runner:
+        with running(self.db.runner()):
             with self.db.env() as env:
                 job_id = self.make_record(env).log_run.delay('rolled-back').id
                 env.cr.rollback()
@@ -121,7 +112,7 @@ class TestWorker(WorkerCase):
                         'company': demo_user.company_id.id, 'lang': 'fr_FR',
                         'tz': 'Europe/Brussels', 'active_test': False, 'job_id': job_id}
         with running(self.db.runner()):
-            job = self.wait_state(job_id, {'done'})
+            self.wait_state(job_id, {'done'})
         info = json.loads(self.db.query(
             "SELECT info FROM background_job_test_log WHERE marker = 'who'")[0][0])
         self.assertEqual(info, expected)

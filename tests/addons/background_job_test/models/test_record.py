@@ -78,6 +78,16 @@ class TestRecord(models.Model):
         self.env['background.job.test.log'].create({'marker': 'not_a_job ran'})
 
 
+class TestRecordProcess(models.Model):
+    _inherit = 'background.job.test.record'
+
+    @job
+    def log_pid(self, marker):
+        """Log the process the job ran in."""
+        import os
+        self.env['background.job.test.log'].create({'marker': marker, 'info': str(os.getpid())})
+
+
 class TestRecordBackend(models.Model):
     """Jobs and entry points of the backend tests (security, browser)."""
     _inherit = 'background.job.test.record'
