@@ -6,9 +6,10 @@ transaction (the worker loop, or the Odoo request that calls delay()).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Iterable, Optional
 
-from . import sql
+from . import sql, sql_admin, sql_batch
 
 
 class ChannelFull(Exception):
@@ -35,10 +36,31 @@ class ClaimedJob:
     parent_id: Optional[int] = None  # the batch the job belongs to
 
 
+# cursor -> the enqueue statement to use on it (sql.PREPARE_ENQUEUE)
+_enqueue_statements = weakref.WeakKeyDictionary()
+
+
+def _enqueue_statement(cr) -> str:
+    """The plain insert for a cursor's first job, the prepared one after."""
+    try:
+        statement = _enqueue_statements.get(cr)
+    except TypeError:  # a cursor that takes no weak reference: never prepared
+        return sql.ENQUEUE
+    if statement is None:
+        _enqueue_statements[cr] = 'prepare'
+        return sql.ENQUEUE
+    if statement == 'prepare':
+        cr.execute(sql.ENQUEUE_IS_PREPARED)
+        if not cr.fetchone()[0]:
+            cr.execute(sql.PREPARE_ENQUEUE)
+        statement = _enqueue_statements[cr] = sql.EXECUTE_ENQUEUE
+    return statement
+
+
 def enqueue(cr, values: dict) -> int:
     """Insert one job (see sql.ENQUEUE for the keys); returns its id, or the
     id of the waiting/pending job that already has its identity_key."""
-    cr.execute(sql.ENQUEUE, values)
+    cr.execute(_enqueue_statement(cr), values)
     row = cr.fetchone()
     if row:
         return row[0]
@@ -181,14 +203,14 @@ def enqueue_batch(cr, values: dict, ids: Iterable[int], job_size: int,
                   job_size=job_size, done_method=done_method,
                   job_res_id=job_res_id or None, batch_name=batch_name,
                   child_state=child_state)
-    cr.execute(sql.ENQUEUE_BATCH, params)
+    cr.execute(sql_batch.ENQUEUE_BATCH, params)
     batch_id, children, _ = cr.fetchone()
     return batch_id, children
 
 
 def batches_of_jobs(cr, job_ids: Iterable[int]) -> list:
     """The batches these jobs belong to."""
-    cr.execute(sql.BATCHES_OF_JOBS, {'job_ids': list(job_ids)})
+    cr.execute(sql_batch.BATCHES_OF_JOBS, {'job_ids': list(job_ids)})
     return [row[0] for row in cr.fetchall()]
 
 
@@ -196,21 +218,21 @@ def finish_batches(cr, batch_ids: Optional[Iterable[int]]) -> list:
     """End the complete batches among ``batch_ids`` (None: all of them):
     enqueue their done method, or mark them done. Run it in a transaction
     that began after the finishing child's committed (see
-    sql.LOCK_COMPLETE_BATCHES). Returns the outer batches of the batches that
+    sql_batch.LOCK_COMPLETE_BATCHES). Returns the outer batches of the batches that
     ended done here: they may be complete now, check them next, in a new
     transaction once this one committed."""
     if batch_ids is not None:
         batch_ids = list(batch_ids)
         if not batch_ids:
             return []
-    cr.execute(sql.LOCK_COMPLETE_BATCHES, {'batch_ids': batch_ids})
+    cr.execute(sql_batch.LOCK_COMPLETE_BATCHES, {'batch_ids': batch_ids})
     locked = [row[0] for row in cr.fetchall()]
     if not locked:
         return []
-    cr.execute(sql.FINISH_BATCHES, {
-        'batch_ids': locked, 'done_job_model': sql.DONE_JOB_MODEL,
-        'done_job_method': sql.DONE_JOB_METHOD,
-        'done_job_max_retries': sql.DONE_JOB_MAX_RETRIES})
+    cr.execute(sql_batch.FINISH_BATCHES, {
+        'batch_ids': locked, 'done_job_model': sql_batch.DONE_JOB_MODEL,
+        'done_job_method': sql_batch.DONE_JOB_METHOD,
+        'done_job_max_retries': sql_batch.DONE_JOB_MAX_RETRIES})
     return sorted({outer for _, outer, done_job, _ in cr.fetchall()
                    if outer and done_job is None})
 
@@ -218,17 +240,17 @@ def finish_batches(cr, batch_ids: Optional[Iterable[int]]) -> list:
 def lock_batch_for_done(cr, batch_id: int, done_job_id: Optional[int]) -> bool:
     """In the done job's transaction: False if the batch no longer waits
     for this done job (requeued or cancelled since)."""
-    cr.execute(sql.LOCK_BATCH_FOR_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
+    cr.execute(sql_batch.LOCK_BATCH_FOR_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
     return cr.fetchone() is not None
 
 
 def mark_batch_done(cr, batch_id: int, done_job_id: Optional[int]) -> None:
-    cr.execute(sql.MARK_BATCH_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
+    cr.execute(sql_batch.MARK_BATCH_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
 
 
 def batch_progress(cr, batch_ids: Iterable[int]) -> dict:
     """{batch id: {child state: count}}."""
-    cr.execute(sql.BATCH_PROGRESS, {'batch_ids': list(batch_ids)})
+    cr.execute(sql_batch.BATCH_PROGRESS, {'batch_ids': list(batch_ids)})
     counts: dict = {}
     for batch_id, state, count in cr.fetchall():
         counts.setdefault(batch_id, {})[state] = count
@@ -236,16 +258,16 @@ def batch_progress(cr, batch_ids: Iterable[int]) -> dict:
 
 
 def cancel_batches(cr, batch_ids: Iterable[int]) -> list:
-    """Cancel waiting batches (see sql.CANCEL_BATCHES); returns their outer
+    """Cancel waiting batches (see sql_batch.CANCEL_BATCHES); returns their outer
     batches, to check for completion."""
-    cr.execute(sql.CANCEL_BATCHES, {'batch_ids': list(batch_ids)})
+    cr.execute(sql_batch.CANCEL_BATCHES, {'batch_ids': list(batch_ids)})
     return [row[0] for row in cr.fetchall()]
 
 
 def requeue_batches(cr, batch_ids: Iterable[int]) -> list:
-    """Requeue failed and cancelled children (see sql.REQUEUE_BATCHES);
+    """Requeue failed and cancelled children (see sql_batch.REQUEUE_BATCHES);
     returns the batches that wait again."""
-    cr.execute(sql.REQUEUE_BATCHES, {'batch_ids': list(batch_ids)})
+    cr.execute(sql_batch.REQUEUE_BATCHES, {'batch_ids': list(batch_ids)})
     return [row[0] for row in cr.fetchall()]
 
 
@@ -254,19 +276,19 @@ def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
                   top_priority: bool = False) -> list:
     """Requeue the jobs that are in ``from_states`` and not locked; wakes the
     workers on commit. Returns the ids changed."""
-    cr.execute(sql.ADMIN_REQUEUE, {'ids': list(job_ids), 'from_states': list(from_states),
+    cr.execute(sql_admin.ADMIN_REQUEUE, {'ids': list(job_ids), 'from_states': list(from_states),
                                    'top_priority': top_priority})
     return [row[0] for row in cr.fetchall()]
 
 
 def admin_cancel(cr, job_ids: Iterable[int], from_states: Iterable[str]) -> list:
-    cr.execute(sql.ADMIN_CANCEL, {'ids': list(job_ids), 'from_states': list(from_states)})
+    cr.execute(sql_admin.ADMIN_CANCEL, {'ids': list(job_ids), 'from_states': list(from_states)})
     return [row[0] for row in cr.fetchall()]
 
 
 def admin_set_done(cr, job_ids: Iterable[int], from_states: Iterable[str],
                    result: str) -> list:
-    cr.execute(sql.ADMIN_SET_DONE, {'ids': list(job_ids), 'from_states': list(from_states),
+    cr.execute(sql_admin.ADMIN_SET_DONE, {'ids': list(job_ids), 'from_states': list(from_states),
                                     'result': result})
     return [row[0] for row in cr.fetchall()]
 
@@ -275,11 +297,11 @@ def lock_nowait(cr, job_ids: Iterable[int], delete: bool = False, **execute_opti
     """Lock the jobs' rows or raise psycopg2's LockNotAvailable at once.
     ``execute_options`` go to ``cr.execute`` (with Odoo's cursor,
     ``log_exceptions=False``: the lock error is expected, not a bad query)."""
-    statement = sql.LOCK_FOR_DELETE_NOWAIT if delete else sql.LOCK_FOR_WRITE_NOWAIT
+    statement = sql_admin.LOCK_FOR_DELETE_NOWAIT if delete else sql_admin.LOCK_FOR_WRITE_NOWAIT
     cr.execute(statement, {'ids': list(job_ids)}, **execute_options)
 
 
 def channel_load(cr, channels: Iterable[str]) -> dict:
     """{channel: (running, pending)} for the named channels that have jobs."""
-    cr.execute(sql.CHANNEL_LOAD, {'channels': list(channels)})
+    cr.execute(sql_admin.CHANNEL_LOAD, {'channels': list(channels)})
     return {name: (running, pending) for name, running, pending in cr.fetchall()}

@@ -1,6 +1,6 @@
 """Batches: a parent queue.job whose children each run one chunk of a large
 record set, and a done method run once when every child has finished. The
-logic is in engine/batch.py and engine/sql.py; this is the Odoo glue."""
+logic is in engine/batch.py and engine/sql_batch.py; this is the Odoo glue."""
 import logging
 
 import psycopg2.extensions
@@ -8,7 +8,7 @@ import psycopg2.extensions
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import batch, defaults, sql, store
+from ..engine import batch, defaults, sql_batch, store
 from ..engine.decorator import job
 from ..service import batch as batch_service
 from ..service.server import options
@@ -101,10 +101,10 @@ class QueueJobBatch(models.Model):
     def _finish_now(self, batch_ids):
         """End the batches this transaction may have completed. It misses
         one that another transaction completes meanwhile (never enqueues a
-        done method twice); the cron catches those (sql.LOCK_COMPLETE_BATCHES)."""
+        done method twice); the cron catches those (sql_batch.LOCK_COMPLETE_BATCHES)."""
         store.finish_batches(self.env.cr, batch_ids)
 
-    @job(max_retries=sql.DONE_JOB_MAX_RETRIES)
+    @job(max_retries=sql_batch.DONE_JOB_MAX_RETRIES)
     def _run_batch_done_method(self):
         """Run the done method of a finished batch (the job FINISH_BATCHES
         enqueues); the batch ends done with the method's effects."""

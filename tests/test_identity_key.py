@@ -40,3 +40,28 @@ class TestIdentityKeyRace(unittest.TestCase):
         self.assertEqual(outcome['first'], outcome['second'])
         self.assertEqual(self.db.query(
             "SELECT count(*) FROM queue_job WHERE identity_key = 'k-1'")[0][0], 1)
+
+
+class TestDelayInLoops(unittest.TestCase):
+    """From its second job a cursor inserts through a prepared statement;
+    Odoo resets pooled connections between cursors."""
+
+    def setUp(self):
+        self.db = CommittedDatabase()
+        self.addCleanup(self.db.drop)
+
+    def test_loops_of_delays_on_successive_cursors_write_every_job(self):
+        for loop in range(3):
+            with self.db.env() as env:
+                record = env['background.job.test.record'].create({'name': 'loop'})
+                ids = [record.log_run.delay('loop-%d-%d' % (loop, n), info={'n': n}).id
+                       for n in range(5)]
+                again = record.with_delay(identity_key='loop-key-%d' % loop).noop()
+                self.assertEqual(record.with_delay(identity_key='loop-key-%d' % loop).noop(), again)
+            self.assertEqual(len(set(ids)), 5)
+        rows = self.db.query("SELECT args, kwargs FROM queue_job WHERE method_name = 'log_run' "
+                             "ORDER BY id")
+        self.assertEqual(len(rows), 15)
+        self.assertEqual(rows[7], ('["loop-1-2"]', '{"info":{"n":2}}'))
+        self.assertEqual(self.db.query("SELECT count(*) FROM queue_job WHERE identity_key "
+                                       "LIKE 'loop-key-%'")[0][0], 3)

@@ -1,0 +1,223 @@
+"""SQL of batches (engine/batch.py, store.py): the statements that split,
+finish, cancel and requeue them. Conventions as in engine/sql.py."""
+from .sql import CHANNEL, NOW_UTC  # noqa: F401
+
+# A whole batch in one statement: the parent (state waiting: the claim only
+# takes pending jobs, so it never runs itself) and one child per job_size
+# ids. The split happens inside PostgreSQL: the ids travel once, as one array
+# literal, and WITH ORDINALITY keeps the caller's order, so 1,000,000 ids
+# are one round trip and seconds of work, not one INSERT per child. The
+# children reference a parent inserted by the same statement: foreign keys
+# are checked at its end. The uuid expression works on every PostgreSQL
+# that Odoo 11 runs on (gen_random_uuid() needs 13).
+ENQUEUE_BATCH = """
+WITH batch AS (
+    INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids,
+                           args, kwargs, context, user_id, company_id, channel,
+                           priority, eta, state, retry, max_retries, timeout,
+                           parent_id, is_batch, job_size, done_method, job_res_id,
+                           date_created)
+    VALUES (%(uuid)s, %(batch_name)s, %(model_name)s, %(method_name)s, '[]',
+            %(args)s, %(kwargs)s, %(context)s, %(user_id)s, %(company_id)s,
+            %(channel)s, %(priority)s, {now}, 'waiting', 0, %(max_retries)s,
+            %(timeout)s, %(parent_id)s, true, %(job_size)s, %(done_method)s,
+            %(job_res_id)s, {now})
+    RETURNING id
+), chunk AS (
+    SELECT (position - 1) / %(job_size)s AS number,
+           json_agg(id ORDER BY position)::text AS record_ids
+    FROM unnest(%(ids)s::integer[]) WITH ORDINALITY AS given (id, position)
+    GROUP BY 1
+), child AS (
+    INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids,
+                           args, kwargs, context, user_id, company_id, channel,
+                           priority, eta, state, retry, max_retries, timeout,
+                           parent_id, date_created, date_done)
+    SELECT md5(random()::text || clock_timestamp()::text)::uuid::text, %(name)s,
+           %(model_name)s, %(method_name)s, chunk.record_ids, %(args)s, %(kwargs)s,
+           %(context)s, %(user_id)s, %(company_id)s, %(channel)s, %(priority)s,
+           {now}, %(child_state)s, 0, %(max_retries)s, %(timeout)s, batch.id, {now},
+           CASE WHEN %(child_state)s = 'done' THEN {now} END
+    FROM batch, chunk
+    ORDER BY chunk.number
+    RETURNING id
+)
+SELECT batch.id, (SELECT count(*) FROM child), pg_notify('{channel}', '')
+FROM batch
+""".format(now=NOW_UTC, channel=CHANNEL)
+
+# The batches jobs belong to. A batch started by a job joins the job's
+# batch (nested batches), so that the outer batch waits for the inner one.
+BATCHES_OF_JOBS = """
+SELECT DISTINCT parent_id FROM queue_job
+WHERE id = ANY(%(job_ids)s) AND parent_id IS NOT NULL
+"""
+
+# Finishing batches takes two statements in one READ COMMITTED transaction
+# that began after the finishing child's own transaction committed. Checked
+# inside the child's transaction (a REPEATABLE READ Odoo cursor), two last
+# children finishing together would each see the other still running, and
+# the done method would wait for the cron.
+#
+# 1. Lock the batches that look complete: not one unfinished child (a nested
+#    batch counts until it ended) and no done job yet. Concurrent finishers
+#    queue on the row lock; the winner sets done_job_id, and a waiter re-
+#    checks the row as the winner left it (READ COMMITTED), so it skips. In
+#    a REPEATABLE READ transaction (the cron), a row changed since the
+#    snapshot raises a serialization error instead: never a second done job.
+LOCK_COMPLETE_BATCHES = """
+SELECT batch.id FROM queue_job batch
+WHERE batch.is_batch AND batch.state = 'waiting' AND batch.done_job_id IS NULL
+  AND (%(batch_ids)s::integer[] IS NULL OR batch.id = ANY(%(batch_ids)s::integer[]))
+  AND NOT EXISTS (SELECT 1 FROM queue_job child
+                  WHERE child.parent_id = batch.id
+                    AND child.state IN ('waiting', 'pending', 'started'))
+ORDER BY batch.id
+FOR NO KEY UPDATE OF batch
+"""
+
+# The job that runs a batch's done method: models/queue_job_batch.py.
+DONE_JOB_MODEL = 'queue.job'
+DONE_JOB_METHOD = '_run_batch_done_method'
+DONE_JOB_MAX_RETRIES = 5
+
+# 2. With the locks held, check again and end each complete batch. Only
+#    this check is exact: its snapshot is taken after the locks were granted
+#    (requeue_batch, which reopens jobs, updates the batch row, so step 1
+#    waited for it). A batch without done method ends done; one with gets
+#    the job that runs it, its id drawn first so that the batch can point to
+#    it. That job joins the batch's own batch (nested batches): the outer
+#    batch waits for the inner done method too. FOR NO KEY UPDATE again: a
+#    no-op after step 1, a guard without it. Returns (batch, outer batch,
+#    done job or NULL).
+FINISH_BATCHES = """
+WITH complete AS (
+    SELECT batch.id,
+           CASE WHEN batch.done_method IS NOT NULL
+                THEN nextval(pg_get_serial_sequence('queue_job', 'id')) END AS done_job_id
+    FROM queue_job batch
+    WHERE batch.id = ANY(%(batch_ids)s) AND batch.state = 'waiting'
+      AND batch.done_job_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM queue_job child
+                      WHERE child.parent_id = batch.id
+                        AND child.state IN ('waiting', 'pending', 'started'))
+    FOR NO KEY UPDATE OF batch
+), done_job AS (
+    INSERT INTO queue_job (id, uuid, name, model_name, method_name, record_ids,
+                           args, kwargs, context, user_id, company_id, channel,
+                           priority, eta, state, retry, max_retries, timeout,
+                           parent_id, date_created)
+    SELECT complete.done_job_id, md5(random()::text || clock_timestamp()::text)::uuid::text,
+           'Batch done: ' || batch.done_method, %(done_job_model)s, %(done_job_method)s,
+           json_build_array(batch.id)::text, '[]', '{{}}', batch.context, batch.user_id,
+           batch.company_id, batch.channel, batch.priority, {now}, 'pending', 0,
+           %(done_job_max_retries)s, 0, batch.parent_id, {now}
+    FROM complete JOIN queue_job batch ON batch.id = complete.id
+    WHERE complete.done_job_id IS NOT NULL
+)
+UPDATE queue_job batch
+SET done_job_id = complete.done_job_id,
+    state = CASE WHEN complete.done_job_id IS NULL THEN 'done' ELSE 'waiting' END,
+    date_done = CASE WHEN complete.done_job_id IS NULL THEN {now} END
+FROM complete
+WHERE batch.id = complete.id
+RETURNING batch.id, batch.parent_id, complete.done_job_id, pg_notify('{channel}', '')
+""".format(now=NOW_UTC, channel=CHANNEL)
+
+# First statement of the done job's method, in the done job's transaction:
+# lock the batch it was enqueued for. No row: the batch was requeued or
+# cancelled since (it points to another done job, or to none), and the done
+# method must not run for it.
+LOCK_BATCH_FOR_DONE = """
+SELECT id FROM queue_job
+WHERE id = %(batch_id)s AND state = 'waiting' AND done_job_id = %(done_job_id)s
+FOR NO KEY UPDATE
+"""
+
+# Last statement of the done job's method: the batch ends with the done
+# method's effects, in the same transaction.
+MARK_BATCH_DONE = """
+UPDATE queue_job SET state = 'done', date_done = {now}
+WHERE id = %(batch_id)s AND state = 'waiting'
+  AND done_job_id IS NOT DISTINCT FROM %(done_job_id)s
+""".format(now=NOW_UTC)
+
+# Progress: one grouped count over the children (index
+# queue_job_parent_state_idx), never a read of the child rows.
+BATCH_PROGRESS = """
+SELECT parent_id, state, count(*) FROM queue_job
+WHERE parent_id = ANY(%(batch_ids)s)
+GROUP BY parent_id, state
+"""
+
+# Cancel batches, their nested batches, their children that have not
+# started and their done job if it has not started: the done method will
+# not run. Running children finish; SKIP LOCKED, as in ADMIN_CANCEL: the
+# request never waits for a running job. Returns the outer batches of the
+# cancelled ones (they may be complete now).
+CANCEL_BATCHES = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM queue_job
+    WHERE id = ANY(%(batch_ids)s) AND is_batch AND state = 'waiting'
+    UNION
+    SELECT child.id FROM queue_job child JOIN tree ON child.parent_id = tree.id
+    WHERE child.is_batch AND child.state = 'waiting'
+), target AS (
+    SELECT job.id FROM queue_job job
+    WHERE job.state IN ('waiting', 'pending')
+      AND (job.id IN (SELECT id FROM tree) OR job.parent_id IN (SELECT id FROM tree)
+           OR job.id IN (SELECT done_job_id FROM queue_job
+                         WHERE id IN (SELECT id FROM tree)))
+    FOR NO KEY UPDATE SKIP LOCKED
+), cancelled AS (
+    UPDATE queue_job job
+    SET state = 'cancelled', date_done = {now}, worker_id = NULL
+    FROM target
+    WHERE job.id = target.id
+    RETURNING job.id, job.parent_id
+)
+SELECT DISTINCT parent_id FROM cancelled
+WHERE id = ANY(%(batch_ids)s) AND parent_id IS NOT NULL
+""".format(now=NOW_UTC)
+
+# Requeue batches: the failed and cancelled children of them and of their
+# nested batches run again with full retries, and every batch that gets work
+# back (and its outer batches, up to the ones named) waits again with no
+# done job: the done method runs once more, once, when they have finished.
+# A pending done job of such a batch is cancelled (its batch will get a new
+# one). Returns the reopened batches (one with nothing left to run is
+# complete at once).
+REQUEUE_BATCHES = """
+WITH RECURSIVE tree AS (
+    SELECT id FROM queue_job WHERE id = ANY(%(batch_ids)s) AND is_batch
+    UNION
+    SELECT child.id FROM queue_job child JOIN tree ON child.parent_id = tree.id
+    WHERE child.is_batch
+), requeued AS (
+    UPDATE queue_job job
+    SET state = 'pending', eta = {now}, retry = 0, worker_id = NULL,
+        date_started = NULL, date_done = NULL
+    WHERE job.parent_id IN (SELECT id FROM tree) AND job.is_batch IS NOT TRUE
+      AND job.state IN ('failed', 'cancelled')
+    RETURNING job.parent_id
+), reopen AS (
+    SELECT parent_id AS id FROM requeued
+    UNION
+    SELECT id FROM queue_job WHERE id IN (SELECT id FROM tree) AND state = 'cancelled'
+    UNION
+    SELECT batch.parent_id FROM queue_job batch JOIN reopen ON batch.id = reopen.id
+    WHERE batch.parent_id IN (SELECT id FROM tree)
+), old_done_job AS (
+    UPDATE queue_job job
+    SET state = 'cancelled', date_done = {now}
+    WHERE job.state = 'pending'
+      AND job.id IN (SELECT done_job_id FROM queue_job WHERE id IN (SELECT id FROM reopen))
+), reopened AS (
+    UPDATE queue_job batch
+    SET state = 'waiting', date_done = NULL, done_job_id = NULL
+    WHERE batch.id IN (SELECT id FROM reopen)
+    RETURNING batch.id
+)
+SELECT id, pg_notify('{channel}', '') FROM reopened
+""".format(now=NOW_UTC, channel=CHANNEL)
+
