@@ -3,7 +3,6 @@ environments, and job workers running in this process."""
 import contextlib
 import unittest
 import json
-import time
 
 import odoo
 from odoo import SUPERUSER_ID, api
@@ -20,15 +19,7 @@ FAST = dict(poll_interval=0.2, heartbeat_interval=0.5, reap_interval=0.5, dead_a
 
 def wait_for(predicate, timeout=60, interval=0.05, message='condition'):
     """Poll ``predicate`` until it returns a truthy value, at most ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %ss waiting for %s (last: %r)'
-                                 % (timeout, message, value))
-        time.sleep(interval)
+    return odoo_server.wait_until(predicate, timeout, message, interval)
 
 
 class CommittedDatabase:

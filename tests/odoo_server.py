@@ -97,7 +97,7 @@ def wait_until(condition, timeout, what, interval=0.2):
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError('waited %ss for %s' % (timeout, what))
+            raise AssertionError('waited %ss for %s (last: %r)' % (timeout, what, value))
         time.sleep(interval)
 
 
