@@ -112,7 +112,7 @@ class DatabaseRunner:
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
-        with self._transaction() as cr:
+        with self._connection() as connection, transaction(connection) as cr:
             self.worker_id = store.register_worker(
                 cr, self.uuid, self.host, os.getpid(), self.settings.threads)
             store.ensure_channels(cr, self.settings.channels)
@@ -131,7 +131,7 @@ class DatabaseRunner:
             thread.join(max(0, deadline - time.monotonic()))
         if not any(thread.is_alive() for thread in self.threads):
             try:
-                with self._transaction() as cr:
+                with self._connection() as connection, transaction(connection) as cr:
                     store.unregister_worker(cr, self.worker_id)
             except psycopg2.Error:
                 _logger.warning('could not unregister job worker %s', self.worker_id)
@@ -159,8 +159,15 @@ class DatabaseRunner:
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
 
-    def _transaction(self):
-        return _Transaction(self.connect)
+    @contextlib.contextmanager
+    def _connection(self):
+        """A short-lived autocommit connection to the runner's database."""
+        connection = self.connect()
+        connection.autocommit = True
+        try:
+            yield connection
+        finally:
+            connection.close()
 
     # -- job threads ----------------------------------------------------------
     def _job_loop(self) -> None:
@@ -195,7 +202,7 @@ class DatabaseRunner:
             return store.claim_unlimited(cr, self.worker_id)
 
     def _idle_wait(self, connection) -> float:
-        with transaction(connection) as cr:
+        with connection.cursor() as cr:  # one statement: autocommitted
             next_eta = store.seconds_to_next_eta(cr)
         poll = self.settings.poll_interval
         return poll if next_eta is None else max(0.01, min(poll, float(next_eta)))
@@ -245,11 +252,8 @@ class DatabaseRunner:
     def report_failed(self, job_ids: list) -> None:
         """Pass jobs that failed for good to the executor; a problem there
         (e.g. the notification) is logged and never stops the worker."""
-        report = getattr(self.executor, 'jobs_failed', None)
-        if report is None:  # executors written before the hook existed
-            return
         try:
-            report(job_ids)
+            self.executor.jobs_failed(job_ids)
         except Exception:
             _logger.exception('could not report failed jobs %s', job_ids)
 
@@ -307,12 +311,8 @@ class DatabaseRunner:
         transaction of its own, on a connection of its own."""
         batch_ids = store.batches_of_jobs(cr, job_ids)
         if batch_ids:
-            connection = self.connect()
-            connection.autocommit = True  # finish_batches opens its transactions
-            try:
+            with self._connection() as connection:
                 self.finish_batches(connection, batch_ids)
-            finally:
-                connection.close()
 
 
 @contextlib.contextmanager
@@ -358,22 +358,3 @@ def process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class _Transaction:
-    """``with`` block: a short-lived connection, committed on success."""
-
-    def __init__(self, connect):
-        self.connection = connect()
-
-    def __enter__(self):
-        return self.connection.cursor()
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                self.connection.commit()
-            else:
-                self.connection.rollback()
-        finally:
-            self.connection.close()
