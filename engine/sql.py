@@ -148,6 +148,15 @@ SET state = 'done', date_done = {now}, result = %(result)s,
 WHERE id = %(id)s
 """.format(now=NOW_UTC)
 
+# A job thread runs thousands of jobs on one connection: both statements of
+# a job's own transaction are prepared once per connection (PREPARE_RUN).
+PREPARE_RUN = ('PREPARE background_job_lock_for_run(integer, integer, text) AS ' + LOCK_FOR_RUN
+               % {'id': '$1', 'worker_id': '$2', 'timeout_ms': '$3'} + ';\n'
+               'PREPARE background_job_mark_done(integer, text) AS ' + MARK_DONE
+               % {'id': '$1', 'result': '$2'})
+EXECUTE_LOCK_FOR_RUN = 'EXECUTE background_job_lock_for_run(%(id)s, %(worker_id)s, %(timeout_ms)s)'
+EXECUTE_MARK_DONE = 'EXECUTE background_job_mark_done(%(id)s, %(result)s)'
+
 # run_now mode: the call already ran in the caller's transaction.
 RECORD_IMMEDIATE_RESULT = """
 UPDATE queue_job SET date_started = date_created, date_done = date_created,

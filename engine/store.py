@@ -116,12 +116,25 @@ def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
     return job
 
 
+def prepare_run(cr) -> None:
+    """Prepare lock_for_run and finish_run once per connection."""
+    cr.execute(sql.PREPARE_RUN)
+
+
 def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
     """Lock the claimed job's row in the job's own transaction; False if
-    the job is no longer this worker's to run."""
-    cr.execute(sql.LOCK_FOR_RUN, {'id': job_id, 'worker_id': worker_id,
-                                  'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
+    the job is no longer this worker's to run. Needs prepare_run()."""
+    cr.execute(sql.EXECUTE_LOCK_FOR_RUN, {
+        'id': job_id, 'worker_id': worker_id,
+        'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
     return cr.fetchone() is not None
+
+
+def finish_run(cr, job_id: int, result: Optional[str]) -> None:
+    """Mark the job done and commit its transaction, in one round trip: the
+    one other exception to "the caller owns the transaction", for the
+    worker's job cursor (service/job_cursor.py). Needs prepare_run()."""
+    cr.execute_and_commit(sql.EXECUTE_MARK_DONE, {'id': job_id, 'result': result})
 
 
 def mark_done(cr, job_id: int, result: Optional[str]) -> None:

@@ -14,6 +14,7 @@ from ..engine.decorator import find_job_method
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from .enqueue import bounded_result
+from .job_cursor import JobCursor
 
 _logger = logging.getLogger(__name__)
 
@@ -108,8 +109,7 @@ class OdooExecutor:
                 env = job_environment(cr, job.user_id, job.company_id, job.context, job.id)
                 result = call_job(env, job.model_name, job.method_name,
                                   json.loads(job.record_ids), job.args, job.kwargs)
-                store.mark_done(cr, job.id, bounded_result(result))
-                cr.commit()
+                store.finish_run(cr, job.id, bounded_result(result))
                 return True
             except Exception as error:
                 try:
@@ -121,14 +121,16 @@ class OdooExecutor:
                 raise
 
     def _thread_cursor(self, registry):
-        """The job thread's Odoo cursor, kept across jobs: borrowing a pooled
-        connection resets it, a round trip per job for nothing."""
+        """The job thread's cursor (service/job_cursor.py), kept across
+        jobs: borrowing a pooled connection resets it, a round trip per job
+        for nothing, and drops its prepared statements."""
         cr = getattr(self._local, 'cursor', None)
         if cr is None or cr.closed:
-            cr = self._local.cursor = registry.cursor()
+            cr = self._local.cursor = JobCursor(registry.db_name)
             # A job's row lock is its proof of life: if this machine is lost,
             # PostgreSQL must notice and release it within ~25 s (TCP only).
             cr.execute(TCP_KEEPALIVES)
+            store.prepare_run(cr)
             cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there
         return cr
