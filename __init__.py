@@ -4,3 +4,8 @@ from . import controllers
 from .engine.decorator import job
 from .engine.exceptions import FailedJobError, RetryableJobError
 from .service.server import post_load
+
+
+def uninstall_hook(cr, registry):
+    from .engine import schema
+    schema.uninstall(cr)

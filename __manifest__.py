@@ -7,6 +7,7 @@
     'author': 'background_job contributors',
     'depends': ['base', 'web', 'bus'],
     'post_load': 'post_load',
+    'uninstall_hook': 'uninstall_hook',
     'data': [
         'security/background_job_groups.xml',
         'security/ir.model.access.csv',

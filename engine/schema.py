@@ -8,9 +8,39 @@ upgrade; every statement is idempotent."""
 # primary key, the backend's list order, its default filter, users' own
 # jobs. Everything else is a partial index that only its rows enter.
 STATEMENTS = (
-    # worker_id has no foreign key (see ForeignKeyFreeMany2one); databases
-    # installed before that still have one.
+    # worker_id, user_id and company_id have no foreign key (see
+    # ForeignKeyFreeMany2one); databases installed before that still have them.
     "ALTER TABLE queue_job DROP CONSTRAINT IF EXISTS queue_job_worker_id_fkey",
+    "ALTER TABLE queue_job DROP CONSTRAINT IF EXISTS queue_job_user_id_fkey",
+    "ALTER TABLE queue_job DROP CONSTRAINT IF EXISTS queue_job_company_id_fkey",
+    # ... but a user or company that jobs refer to cannot be deleted, as
+    # with the foreign keys' ON DELETE RESTRICT, and with the same error
+    # (SQLSTATE 23503), which Odoo explains to the user. The insert side
+    # needs no check: delay() writes the caller's own user and company.
+    # The function does nothing once queue_job is gone (addon uninstalled).
+    """CREATE OR REPLACE FUNCTION background_job_refuse_referenced_delete()
+       RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+           referenced boolean;
+       BEGIN
+           IF to_regclass('queue_job') IS NOT NULL THEN
+               EXECUTE format('SELECT EXISTS (SELECT 1 FROM queue_job WHERE %I = $1)',
+                              TG_ARGV[0]) INTO referenced USING OLD.id;
+               IF referenced THEN
+                   RAISE EXCEPTION 'delete on table "%" violates the reference from "queue_job"',
+                       TG_TABLE_NAME
+                       USING ERRCODE = 'foreign_key_violation',
+                             DETAIL = format('Key (id)=(%s) is still referenced from table "queue_job".', OLD.id);
+               END IF;
+           END IF;
+           RETURN OLD;
+       END $$""",
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
+    """CREATE TRIGGER background_job_restrict_delete BEFORE DELETE ON res_users
+       FOR EACH ROW EXECUTE PROCEDURE background_job_refuse_referenced_delete('user_id')""",
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+    """CREATE TRIGGER background_job_restrict_delete BEFORE DELETE ON res_company
+       FOR EACH ROW EXECUTE PROCEDURE background_job_refuse_referenced_delete('company_id')""",
     # The claim reads pending jobs in (priority, eta, id) order; a partial
     # index holds only pending rows, so it stays small however many done
     # jobs the table keeps, and the first row is found without sorting.
@@ -46,4 +76,18 @@ STATEMENTS = (
 
 def install(cr) -> None:
     for statement in STATEMENTS:
+        cr.execute(statement)
+
+
+# What install() created outside queue_job's own table (the addon's
+# uninstall hook removes it; the table goes with the model).
+UNINSTALL_STATEMENTS = (
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+    "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
+)
+
+
+def uninstall(cr) -> None:
+    for statement in UNINSTALL_STATEMENTS:
         cr.execute(statement)
