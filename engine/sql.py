@@ -14,7 +14,10 @@ CHANNEL = 'background_job'
 # One statement per delay(): the row and its wake-up notification. The
 # conflict target is the partial unique index on identity_key, so a second
 # delay() with the key of a waiting or pending job inserts nothing and the
-# caller reads the existing job (FIND_BY_IDENTITY).
+# caller reads the existing job (FIND_BY_IDENTITY). One notification per
+# transaction is enough: a transaction-local setting remembers it was sent.
+# A rolled-back savepoint undoes both, so the next delay() notifies again.
+# (After a transaction the setting reads '', not NULL: hence the COALESCE.)
 ENQUEUE = """
 WITH new_job AS (
     INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids,
@@ -30,7 +33,10 @@ WITH new_job AS (
         DO NOTHING
     RETURNING id
 )
-SELECT id, pg_notify('{channel}', '') FROM new_job
+SELECT id, CASE WHEN COALESCE(current_setting('background_job.notified', true), '') = ''
+               THEN pg_notify('{channel}', '')::text
+                    || set_config('background_job.notified', 'y', true) END
+FROM new_job
 """.format(now=NOW_UTC, channel=CHANNEL)
 
 # delay() in a loop: from the second job on one cursor, the insert runs as a

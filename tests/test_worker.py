@@ -1,5 +1,9 @@
 """Workers running real jobs with real commits (in-process runner)."""
 import json
+import select
+
+from odoo.addons.background_job.engine import sql
+from odoo.addons.background_job.service.server import connect
 
 from .common import CommittedDatabaseCase, running, wait_for
 
@@ -51,6 +55,39 @@ class TestWorker(WorkerCase):
                 env.cr.execute('SELECT pg_sleep(1)')
                 self.assertEqual(self.db.log_count('uncommitted'), 0)
             self.wait_state(job_id, {'done'})
+
+    def test_each_committed_transaction_that_enqueued_wakes_the_workers_once(self):
+        listener = connect(self.db.name)
+        listener.autocommit = True
+        with listener.cursor() as cr:
+            cr.execute('LISTEN %s' % sql.CHANNEL)
+
+        def notifications():
+            select.select([listener], [], [], 0.5)
+            listener.poll()
+            count = sum(1 for n in listener.notifies if n.channel == sql.CHANNEL)
+            del listener.notifies[:]
+            return count
+        try:
+            with self.db.env() as env:  # one cursor, so one session, throughout
+                record = self.make_record(env)
+                for _ in range(3):
+                    record.noop.delay()
+                env.cr.commit()
+                self.assertEqual(notifications(), 1)
+                record.noop.delay()  # the session's next transaction notifies too
+                env.cr.commit()
+                self.assertEqual(notifications(), 1)
+                try:
+                    with env.cr.savepoint():
+                        record.noop.delay()
+                        raise ValueError('undo the savepoint and its notification')
+                except ValueError:
+                    pass
+                record.noop.delay()  # so this one must notify
+            self.assertEqual(notifications(), 1)
+        finally:
+            listener.close()
 
     def test_failure_rolls_back_the_job_effects_and_retries_then_fails(self):
         with self.db.env() as env:
