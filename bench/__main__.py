@@ -80,10 +80,14 @@ def wait_done(count, timeout=600):
         time.sleep(0.2)
 
 
-def span_rate():
-    """Jobs per second between the first start and the last finish."""
-    count, seconds = query("SELECT count(*), extract(epoch FROM max(date_done) - min(date_started)) "
-                           "FROM queue_job WHERE state = 'done'")[0]
+def span_rate(count=None):
+    """Jobs per second from the first start to the finish of the
+    ``count``-th done job (default: of the last one)."""
+    count = count or done_count()
+    seconds = query(
+        "SELECT extract(epoch FROM (SELECT date_done FROM queue_job WHERE state = 'done' "
+        "                           ORDER BY date_done OFFSET %s LIMIT 1) - min(date_started)) "
+        "FROM queue_job WHERE state = 'done'", (count - 1,))[0][0]
     return count / float(seconds)
 
 
@@ -159,13 +163,12 @@ def execute_rate(jobs=10000):
 
 
 def backlog_rate(backlog=1000000, measured=10000):
-    """Throughput of the first ``measured`` jobs with ``backlog`` pending."""
+    """Throughput of the first ``measured`` jobs with ``backlog`` pending,
+    measured as execute_rate measures the 10,000-job case."""
     reset_jobs()
     insert_backlog(backlog)
-    start_done, started = done_count(), time.monotonic()
-    wait_done(start_done + measured)
-    rate = (done_count() - start_done) / (time.monotonic() - started)
-    return rate
+    wait_done(measured)
+    return span_rate(measured)
 
 
 def latency(registry, samples=200):
@@ -255,10 +258,10 @@ def main():
         measure('enqueue', 'delay() in one transaction', enqueue_rate, registry)
         with QueueWorker():
             measure('execute', 'execution of 10,000 no-op jobs', execute_rate)
+            measure('backlog', 'execution with 1,000,000 pending', backlog_rate)
     measure('batch', 'a batch of 1,000,000 ids split', batch_split_seconds, registry)
     with QueueWorker() as worker:
         measure('latency', 'commit-to-start latency', latency, registry)
-        measure('backlog', 'execution with 1,000,000 pending', backlog_rate)
         measure('memory', 'worker memory over 100,000 jobs', memory_over, worker)
     reset_jobs()
     print_table(results)
@@ -277,7 +280,9 @@ def print_table(results):
     enqueue_ratio = statistics.median(e / r for e, r in zip(enqueues, raws))
     (p50, p99), = results['latency']
     (rss_first, rss_last), = results['memory']
-    backlog, = results['backlog']
+    backlogs = results['backlog']
+    backlog = statistics.median(backlogs)
+    backlog_ratio = statistics.median(b / e for b, e in zip(backlogs, executes))
     batch, = results['batch']
 
     def spread(values):
@@ -293,14 +298,15 @@ def print_table(results):
         ('batch_execute_job: 1,000,000 ids into 10,000 jobs', '%.1f s' % batch, '', 'seconds'),
         ('commit-to-start latency, idle queue', 'p50 %.1f ms, p99 %.1f ms' % (p50 * 1000, p99 * 1000),
          '', 'p50 <= 10 ms, p99 <= 100 ms'),
-        ('executed with 1,000,000 pending', '%.0f jobs/s' % backlog,
-         '%.2f of 10k case' % (backlog / execute), 'within 20%'),
+        ('executed with 1,000,000 pending', '%.0f jobs/s' % backlog + spread(backlogs),
+         '%.2f of 10k case' % backlog_ratio, 'within 20%'),
         ('worker RSS after 10,000 / 100,000 jobs',
          '%.0f / %.0f MiB' % (rss_first / 2**20, rss_last / 2**20),
          '%+.1f%%' % (100.0 * (rss_last - rss_first) / rss_first), 'flat'),
     ]
     print('\nThroughputs: median of %d interleaved rounds (each round in brackets); '
-          'ratios: median of the rounds\' ratios to their own raw reference.' % len(raws))
+          'ratios: median of the ratios within each round (to its raw reference, or '
+          'the 1,000,000-pending case to its 10,000-job case).' % len(raws))
     print('\n| measure | result | ratio | target |\n|---|---|---|---|')
     for row in rows:
         print('| %s | %s | %s | %s |' % row)
