@@ -11,7 +11,7 @@ from odoo.exceptions import AccessError, UserError
 from ..engine import batch, defaults, sql_batch, store
 from ..engine.decorator import job
 from ..service import batch as batch_service
-from ..service.server import options
+from ..service.options import options
 
 _logger = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@ import json
 import uuid
 
 from odoo import fields
-from odoo.tools import config
 
 from ..engine import defaults, serialization, states, store
 from ..engine.decorator import find_job_method
+from .options import flag
 
 # Context keys a job runs with: what changes the result of business code.
 CONTEXT_KEYS = ('lang', 'tz', 'active_test', 'force_company')
@@ -53,8 +53,7 @@ def find_job(records, method_name):
 
 
 def run_now(env):
-    return bool(env.context.get(RUN_NOW_CONTEXT_KEY)) or \
-        str(config.misc.get('background_job', {}).get('run_now', '')).lower() in ('1', 'true', 'yes')
+    return bool(env.context.get(RUN_NOW_CONTEXT_KEY)) or flag('run_now')
 
 
 def job_values(records, job_method, args, kwargs, options, parent_id=None,

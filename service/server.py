@@ -26,14 +26,10 @@ from ..engine import defaults
 from ..engine.manager import Manager
 from ..engine.worker import DatabaseRunner, Settings
 from .executor import OdooExecutor
+from .options import ADDON, options
 
 _logger = logging.getLogger(__name__)
 
-ADDON = 'background_job'
-
-
-def options():
-    return config.misc.get(ADDON, {})
 
 
 def settings_from_config():
