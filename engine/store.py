@@ -122,9 +122,11 @@ def prepare_run(cr) -> None:
 
 
 def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
-    """Lock the claimed job's row in the job's own transaction; False if
-    the job is no longer this worker's to run. Needs prepare_run()."""
-    cr.execute(sql.EXECUTE_LOCK_FOR_RUN, {
+    """Lock the claimed job's row in the job's own transaction, and in any
+    later one if the job commits on its own (``cr``: the worker's job
+    cursor, service/job_cursor.py); False if the job is no longer this
+    worker's to run. Needs prepare_run()."""
+    cr.execute_and_hold(sql.EXECUTE_LOCK_FOR_RUN, {
         'id': job_id, 'worker_id': worker_id,
         'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
     return cr.fetchone() is not None

@@ -104,7 +104,7 @@ class OdooExecutor:
         with api.Environment.manage():
             try:
                 if not store.lock_for_run(cr, job.id, worker_id, timeout):
-                    cr.rollback()
+                    cr.abort()
                     return False
                 env = job_environment(cr, job.user_id, job.company_id, job.context, job.id)
                 result = call_job(env, job.model_name, job.method_name,
@@ -113,7 +113,7 @@ class OdooExecutor:
                 return True
             except Exception as error:
                 try:
-                    cr.rollback()
+                    cr.abort()
                 except psycopg2.Error:
                     self.close_thread()
                 if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):

@@ -10,6 +10,10 @@ transaction, and the worker ends a job with its done update and COMMIT in
 one message (``execute_and_commit``). To Odoo and to job code it behaves as
 any Odoo cursor: statements run in a REPEATABLE READ transaction that
 ``commit()`` and ``rollback()`` end, and their event handlers run.
+
+A job that commits (or rolls back) on its own keeps its row locked: the
+lock statement given to ``execute_and_hold`` begins the next transaction in
+the same round trip, so the reaper never sees the running job unlocked.
 """
 import psycopg2
 
@@ -23,6 +27,7 @@ class JobCursor(sql_db.Cursor):
     def __init__(self, dbname):
         connection = sql_db.db_connect(dbname)
         self._in_transaction = False
+        self._held = None  # the job's lock statement, with its parameters
         super().__init__(sql_db._Pool, connection.dbname, connection.dsn)
 
     def autocommit(self, on):
@@ -36,24 +41,42 @@ class JobCursor(sql_db.Cursor):
             self._in_transaction = True
         return super().execute(query, params, log_exceptions)
 
+    def execute_and_hold(self, query, params=None):
+        """Run ``query`` now and again at the start of each later transaction
+        of this job, until execute_and_commit() or abort() ends it."""
+        self.execute(query, params)
+        self._held = self._obj.mogrify(query, params).decode()
+
     def execute_and_commit(self, query, params=None):
         """Run ``query`` and COMMIT in one round trip."""
+        self._held = None
         super().execute((BEGIN if not self._in_transaction else '') + query + ';\nCOMMIT',
                         params)
         self._in_transaction = False
         self._run_handlers('commit')
 
+    def abort(self):
+        """The worker's rollback: the job is over."""
+        self._held = None
+        self.rollback()
+
     def commit(self):
-        if self._in_transaction:
-            super().execute('COMMIT')
-            self._in_transaction = False
+        self._end_transaction('COMMIT')
         self._run_handlers('commit')
 
     def rollback(self):
-        if self._in_transaction:
-            self._in_transaction = False
-            super().execute('ROLLBACK')
+        self._end_transaction('ROLLBACK')
         self._run_handlers('rollback')
+
+    def _end_transaction(self, command):
+        if not self._in_transaction:
+            return
+        self._in_transaction = False
+        if self._held:
+            super().execute('%s;\n%s%s' % (command, BEGIN, self._held))
+            self._in_transaction = True
+        else:
+            super().execute(command)
 
     def _run_handlers(self, event):
         for handler in self._pop_event_handlers()[event]:
@@ -61,6 +84,7 @@ class JobCursor(sql_db.Cursor):
 
     def close(self):
         # the pool lends the connection again as it is: no transaction open
+        self._held = None
         if self._in_transaction and not self._cnx.closed:
             self._in_transaction = False
             try:

@@ -1,5 +1,8 @@
 """The cursor jobs run in (service/job_cursor.py): explicit transactions
 that must behave, to Odoo and job code, as an Odoo cursor's."""
+import psycopg2
+import psycopg2.errors
+
 from odoo.addons.background_job.service.job_cursor import JobCursor
 
 from .common import CommittedDatabaseCase
@@ -69,3 +72,21 @@ class TestJobCursor(CommittedDatabaseCase):
         self.assertEqual(self.markers(), [])
         state, = self.db.query('SELECT state FROM pg_stat_activity WHERE pid = %s', (pid,))[0]
         self.assertEqual(state, 'idle')  # back in Odoo's pool, no transaction left open
+
+    def test_a_held_lock_is_taken_again_by_every_later_transaction_until_abort(self):
+        self.insert('row')
+        self.cr.commit()
+        lock = "SELECT 1 FROM job_cursor_probe WHERE marker = %s FOR UPDATE"
+        self.cr.execute_and_hold(lock, ('row',))
+
+        def locked_elsewhere():
+            try:
+                self.db.query(lock + ' NOWAIT', ('row',))
+            except psycopg2.errors.LockNotAvailable:
+                return True
+            return False
+        for end in (self.cr.commit, self.cr.rollback):
+            end()  # as job code may do: the next transaction holds the lock at once
+            self.assertTrue(locked_elsewhere())
+        self.cr.abort()
+        self.assertFalse(locked_elsewhere())

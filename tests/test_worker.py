@@ -193,6 +193,17 @@ class TestOrphans(WorkerCase):
         self.assertEqual(job['retry'], 0)
         self.assertEqual(self.db.log_count('long'), 1)
 
+    def test_a_job_that_commits_on_its_own_keeps_its_row_locked(self):
+        with self.db.env() as env:
+            job_id = self.make_record(env).commit_then_sleep.delay('self-commit', 5).id
+        with running(self.db.runner(threads=2, dead_after=1)):
+            wait_for(lambda: self.db.log_count('self-commit committed'), 30)
+            self.assertEqual(self.job(job_id)['state'], 'started')
+            job = self.wait_state(job_id, {'done'}, timeout=60)
+        self.assertEqual(job['retry'], 0)  # never taken for an orphan
+        self.assertEqual(self.db.log_count('self-commit committed'), 1)
+        self.assertEqual(self.db.log_count('self-commit'), 1)
+
 
 class TestClaim(WorkerCase):
 

@@ -68,6 +68,14 @@ class TestRecord(models.Model):
         time.sleep(seconds)
         self.env['background.job.test.log'].create({'marker': marker})
 
+    @job
+    def commit_then_sleep(self, marker, seconds):
+        """Commits on its own half-way (as some Odoo code does), then works on."""
+        self.env['background.job.test.log'].create({'marker': marker + ' committed'})
+        self.env.cr.commit()
+        time.sleep(seconds)
+        self.env['background.job.test.log'].create({'marker': marker})
+
     @job(channel='root.narrow')
     def narrow_channel(self, marker, seconds):
         """Sleeps in a channel the tests give a small capacity."""
