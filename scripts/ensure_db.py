@@ -2,8 +2,9 @@
 
 ``ensure_db.py NAME [--demo]``: the database is rebuilt when the addon's
 source changed since it was made (a hash of the addon's files is kept in a
-table of that database), so tests start fast when nothing changed and never
-run on a stale schema.
+table of that database), or when another checkout built it (its filestore
+is in that checkout's data_dir), so tests start fast when nothing changed
+and never run on a stale schema or without their attachments.
 
 Each build also refreshes ``NAME_template``: a copy of the database and of
 its filestore that nobody may connect to (``ALLOW_CONNECTIONS false``), so
@@ -179,7 +180,9 @@ def refresh_template(name, value):
 def main():
     name = sys.argv[1]
     demo = '--demo' in sys.argv
-    wanted = source_hash()
+    # The filestore lives in the checkout's data_dir: a database built from
+    # another checkout has its attachments elsewhere, so it counts as stale.
+    wanted = '%s %s' % (source_hash(), filestore(name))
     if stored_hash(name) == wanted:
         if template_hash(name) == wanted:
             print('database %s is up to date' % name)
