@@ -50,8 +50,7 @@ class JobCursor(sql_db.Cursor):
     def execute_and_commit(self, query, params=None):
         """Run ``query`` and COMMIT in one round trip."""
         self._held = None
-        super().execute((BEGIN if not self._in_transaction else '') + query + ';\nCOMMIT',
-                        params)
+        self.execute(query + ';\nCOMMIT', params)  # on error, still in a transaction
         self._in_transaction = False
         self._run_handlers('commit')
 

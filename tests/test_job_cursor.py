@@ -3,6 +3,8 @@ that must behave, to Odoo and job code, as an Odoo cursor's."""
 import psycopg2
 import psycopg2.errors
 
+from odoo.tools import mute_logger
+
 from odoo.addons.background_job.service.job_cursor import JobCursor
 
 from .common import CommittedDatabaseCase
@@ -60,6 +62,15 @@ class TestJobCursor(CommittedDatabaseCase):
         with self.assertRaises(Exception):
             self.cr.execute('SELECT 1/0', log_exceptions=False)
         self.cr.rollback()
+        self.insert('next')
+        self.cr.commit()
+        self.assertEqual(self.markers(), ['next'])
+
+    def test_a_failed_execute_and_commit_is_rolled_back_by_abort(self):
+        # the failing statement is the first of its transaction
+        with self.assertRaises(psycopg2.Error), mute_logger('odoo.sql_db'):
+            self.cr.execute_and_commit('SELECT 1/0')
+        self.cr.abort()
         self.insert('next')
         self.cr.commit()
         self.assertEqual(self.markers(), ['next'])
