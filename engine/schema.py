@@ -1,6 +1,14 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
-identity keys rely on. Run by ``queue.job``'s ``init()`` on install and
+identity keys rely on, and the delete guards that stand in for foreign keys.
+Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
+
+# The triggers that guard users and companies against deletion (see
+# STATEMENTS), dropped before they are made again and on uninstall.
+DROP_DELETE_GUARDS = (
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
+    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+)
 
 # Every state change rewrites the job's row and adds an entry to EVERY full
 # index of the table (state is indexed, so no update is HOT): each full
@@ -35,10 +43,9 @@ STATEMENTS = (
            END IF;
            RETURN OLD;
        END $$""",
-    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
+    *DROP_DELETE_GUARDS,
     """CREATE TRIGGER background_job_restrict_delete BEFORE DELETE ON res_users
        FOR EACH ROW EXECUTE PROCEDURE background_job_refuse_referenced_delete('user_id')""",
-    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
     """CREATE TRIGGER background_job_restrict_delete BEFORE DELETE ON res_company
        FOR EACH ROW EXECUTE PROCEDURE background_job_refuse_referenced_delete('company_id')""",
     # The claim reads pending jobs in (priority, eta, id) order; a partial
@@ -82,8 +89,7 @@ def install(cr) -> None:
 # What install() created outside queue_job's own table (the addon's
 # uninstall hook removes it; the table goes with the model).
 UNINSTALL_STATEMENTS = (
-    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
-    "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+    *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
 )
 

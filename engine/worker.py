@@ -52,7 +52,8 @@ class Executor(Protocol):
 
     def perform(self, job: store.ClaimedJob, worker_id: int, timeout: int) -> bool:
         """Run the job in its own transaction: lock its row
-        (store.lock_for_run), run it, store.mark_done, commit. Return False
+        (store.lock_for_run), run it, mark it done and commit
+        (store.finish_run). Return False
         if the lock said the job is not ours anymore; on error roll back and
         raise the job's exception."""
 

@@ -31,7 +31,6 @@ from .options import ADDON, options
 _logger = logging.getLogger(__name__)
 
 
-
 def settings_from_config():
     section = options()
     channels = dict(defaults.CHANNELS)
