@@ -22,6 +22,9 @@ step "Python 3.11 compatibility shim (shim/odoo11_py311, loaded by a .pth file)"
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\nimport odoo11_py311; odoo11_py311.install()\n' "$ROOT/shim" > "$SITE/odoo11_py311.pth"
 
+step "gevent's monkey patching (the longpolling process of prefork servers)"
+"$VENV/bin/python" -c 'import gevent.monkey; gevent.monkey.patch_all()'
+
 step "odoo launcher and addons folder"
 cat > "$VENV/bin/odoo" <<PY
 #!$VENV/bin/python

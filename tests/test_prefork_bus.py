@@ -2,7 +2,9 @@
 served by Odoo's longpolling (gevent) process on its own port, behind a
 reverse proxy as in a deployment, and a job's failure reaches the browser of
 the user who enqueued it while the page stays open."""
+import os
 import re
+import subprocess
 import unittest
 
 import pytest
@@ -10,16 +12,25 @@ from selenium.webdriver.common.by import By
 
 from .browser import Browser
 from .common import CommittedDatabase
-from .odoo_server import OdooServer, wait_until
+from .odoo_server import BIN, OdooServer, wait_until
 from .proxy import LongpollingProxy
-
-pytestmark = pytest.mark.server
 
 USER = 'jq_prefork_user'
 LONGPOLLING_READY = 'Evented Service (longpolling) running on'
 CRASH_SIGNS = ('DistributionNotFound', 'Traceback (most recent call last)')
 
 
+class TestGevent(unittest.TestCase):
+
+    def test_monkey_patching_works_in_the_virtualenv(self):
+        # What `odoo gevent` (the longpolling process) does first.
+        result = subprocess.run(
+            [os.path.join(BIN, 'python'), '-c', 'import gevent.monkey; gevent.monkey.patch_all()'],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual((result.returncode, result.stderr), (0, ''))
+
+
+@pytest.mark.server
 class TestPreforkBus(unittest.TestCase):
 
     def setUp(self):
