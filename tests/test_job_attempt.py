@@ -47,8 +47,11 @@ class TestNoUnlockedWindow(WorkerCase):
         # worker's log blocks while it reports the failure. The row must
         # stay locked until the failure is recorded.
         handler = SlowLogHandler('gave up slow-log', 3)
-        logging.getLogger(WORKER_LOGGER).addHandler(handler)
-        self.addCleanup(logging.getLogger(WORKER_LOGGER).removeHandler, handler)
+        logger = logging.getLogger(WORKER_LOGGER)
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.ERROR)  # as in production (tests mute it)
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
         with self.db.env() as env:
             job_id = self.make_record(env).with_delay(max_retries=1).sleep_then_fail(
                 'slow-log', 1.5).id
