@@ -28,3 +28,8 @@ class NotAJobError(JobError):
 
 class RecordsGoneError(FailedJobError):
     """Raised when every record a job was enqueued on has been deleted."""
+
+
+class JobLostError(JobError):
+    """Raised when a running job's row is no longer its worker's (requeued,
+    cancelled or changed meanwhile): the attempt stops, records nothing."""

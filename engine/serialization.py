@@ -31,7 +31,7 @@ import math
 import reprlib
 from typing import Any, Callable
 
-__all__ = ['dumps_arguments', 'loads_arguments', 'dumps', 'loads', 'TYPE_KEY']
+__all__ = ['dumps_arguments', 'loads_arguments', 'dumps', 'loads', 'storable_text', 'TYPE_KEY']
 
 # Reserved key marking a typed JSON object.  Dunder-style so it cannot clash
 # with ordinary data by accident; a user dict that does contain it is stored
@@ -380,3 +380,15 @@ def loads_arguments(
     if not isinstance(kwargs, dict):
         raise ValueError(f'stored keyword arguments are not a JSON object: {kwargs_json[:80]!r}')
     return tuple(args), kwargs
+
+
+def storable_text(text: str) -> str:
+    """``text`` as a PostgreSQL text column can hold it: NUL characters
+    (which text refuses) and lone surrogates (which UTF-8 cannot encode)
+    become backslash escapes, so a job's result or error never fails the
+    statement that records it."""
+    if '\x00' in text:
+        text = text.replace('\x00', '\\x00')
+    if not text.isascii():
+        text = text.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return text

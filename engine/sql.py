@@ -146,22 +146,37 @@ WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
 FOR NO KEY UPDATE
 """
 
-MARK_DONE = """
-UPDATE queue_job
+# The done state: trap_jobs().perform() (testing.py) ends a trapped job with
+# it in the test's transaction; the worker's guarded form is FINISH_RUN.
+DONE_SET = """
 SET state = 'done', date_done = {now}, result = %(result)s,
     exec_time = extract(epoch FROM clock_timestamp() - now()),
     exc_type = NULL, exc_message = NULL, exc_info = NULL
-WHERE id = %(id)s
 """.format(now=NOW_UTC)
+MARK_DONE = 'UPDATE queue_job' + DONE_SET + 'WHERE id = %(id)s'
+
+# The last statement of a job's own transaction, sent with its COMMIT in one
+# message, where only the last statement's result comes back: so its row
+# count is checked in SQL. When the row is no longer started by this worker
+# the division by zero fails the message before COMMIT, and the job's work
+# is rolled back instead of committed as done.
+FINISH_RUN = """
+WITH done AS (
+    UPDATE queue_job {done_set}
+    WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+    RETURNING id
+)
+SELECT 1 / count(*) FROM done
+""".format(done_set=DONE_SET)
 
 # A job thread runs thousands of jobs on one connection: both statements of
 # a job's own transaction are prepared once per connection (PREPARE_RUN).
 PREPARE_RUN = ('PREPARE background_job_lock_for_run(integer, integer, text) AS ' + LOCK_FOR_RUN
                % {'id': '$1', 'worker_id': '$2', 'timeout_ms': '$3'} + ';\n'
-               'PREPARE background_job_mark_done(integer, text) AS ' + MARK_DONE
-               % {'id': '$1', 'result': '$2'})
+               'PREPARE background_job_finish_run(integer, text, integer) AS ' + FINISH_RUN
+               % {'id': '$1', 'result': '$2', 'worker_id': '$3'})
 EXECUTE_LOCK_FOR_RUN = 'EXECUTE background_job_lock_for_run(%(id)s, %(worker_id)s, %(timeout_ms)s)'
-EXECUTE_MARK_DONE = 'EXECUTE background_job_mark_done(%(id)s, %(result)s)'
+EXECUTE_FINISH_RUN = 'EXECUTE background_job_finish_run(%(id)s, %(result)s, %(worker_id)s)'
 
 # run_now mode: the call already ran in the caller's transaction.
 RECORD_IMMEDIATE_RESULT = """
@@ -170,8 +185,10 @@ UPDATE queue_job SET date_started = date_created, date_done = date_created,
 WHERE id = %(id)s
 """
 
-# After the job's transaction rolled back, in a new one: record the error
-# and either schedule the retry (state pending, eta in the future) or fail.
+# Record the error and either schedule the retry (state pending, eta in the
+# future) or fail: in the job's own transaction, once its work was rolled
+# back to just after its row lock (so the reaper cannot requeue the job
+# before its error is recorded), else in a new one (that connection lost).
 # The state/worker guard makes a late report from a requeued job a no-op.
 MARK_FAILED = """
 UPDATE queue_job

@@ -9,7 +9,9 @@ import dataclasses
 import weakref
 from typing import Iterable, Optional
 
-from . import sql, sql_admin, sql_batch
+import psycopg2.errors
+
+from . import serialization, sql, sql_admin, sql_batch
 
 
 class ChannelFull(Exception):
@@ -132,11 +134,18 @@ def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
     return cr.fetchone() is not None
 
 
-def finish_run(cr, job_id: int, result: Optional[str]) -> None:
+def finish_run(cr, job_id: int, worker_id: int, result: Optional[str]) -> bool:
     """Mark the job done and commit its transaction, in one round trip: the
     one other exception to "the caller owns the transaction", for the
-    worker's job cursor (service/job_cursor.py). Needs prepare_run()."""
-    cr.execute_and_commit(sql.EXECUTE_MARK_DONE, {'id': job_id, 'result': result})
+    worker's job cursor (service/job_cursor.py). False, nothing committed
+    and the transaction still open, if the row is no longer this worker's
+    started job (sql.FINISH_RUN). Needs prepare_run()."""
+    try:
+        cr.execute_and_commit(sql.EXECUTE_FINISH_RUN, {
+            'id': job_id, 'worker_id': worker_id, 'result': result})
+    except psycopg2.errors.DivisionByZero:  # FINISH_RUN's "no row" signal
+        return False
+    return True
 
 
 def mark_done(cr, job_id: int, result: Optional[str]) -> None:
@@ -155,8 +164,9 @@ def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
     cr.execute(sql.MARK_FAILED, {
         'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
         'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
-        'exec_time': exec_time, 'exc_type': exc_type, 'exc_message': exc_message,
-        'exc_info': exc_info})
+        'exec_time': exec_time, 'exc_type': exc_type,
+        'exc_message': serialization.storable_text(exc_message),
+        'exc_info': serialization.storable_text(exc_info)})
     return cr.rowcount == 1
 
 

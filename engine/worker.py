@@ -9,7 +9,8 @@ this module knows PostgreSQL and threads, not the ORM.
 
 Life of a job, as in RQ: claim -> perform_job -> handle_job_success (inside
 perform_job: the done state commits with the job's effects) or
-handle_job_failure (a new transaction records the error and the retry).
+handle_job_failure (the error and the retry are recorded in the job's
+transaction, its work rolled back but its row still locked).
 """
 from __future__ import annotations
 
@@ -50,15 +51,26 @@ class Settings:
 class Executor(Protocol):
     """Runs claimed jobs in the application (Odoo)."""
 
-    def perform(self, job: store.ClaimedJob, worker_id: int, timeout: int) -> bool:
+    def prepare(self) -> None:
+        """Called before each claim: load what running a job needs, so that
+        nothing between the claim and the job's row lock can wait."""
+
+    def perform(self, job: store.ClaimedJob, worker_id: int, timeout: int,
+                on_error: Callable) -> bool:
         """Run the job in its own transaction: lock its row
         (store.lock_for_run), run it, mark it done and commit
-        (store.finish_run). Return False
-        if the lock said the job is not ours anymore; on error roll back and
-        raise the job's exception."""
+        (store.finish_run); return False, also when the job is not ours
+        anymore. On error, roll the job's work back with its row still
+        locked, call ``on_error(cursor, error)`` to record the failure in
+        that transaction, commit and return what it returned; if that is
+        not possible, roll back and raise the job's exception."""
 
     def job_options(self, job: store.ClaimedJob) -> tuple:
-        """(RetryPolicy, timeout or None) of the job's method."""
+        """(RetryPolicy, timeout or None) of the job's method, from what
+        prepare() loaded (never waits)."""
+
+    def error_message(self, error: BaseException) -> str:
+        """The human message of a job's exception."""
 
     def close_thread(self) -> None:
         """Called by each job thread when its loop ends: release what
@@ -181,6 +193,7 @@ class DatabaseRunner:
         try:
             while not self.stopping.is_set():
                 seen = self.wakeup.generation
+                self.executor.prepare()  # may wait: no job claimed yet
                 try:
                     job = self.claim(connection)
                 except store.ChannelFull:
@@ -216,11 +229,16 @@ class DatabaseRunner:
         except Exception:
             policy, timeout = RetryPolicy(), None
         timeout = self.settings.timeout if timeout is None else timeout
+
+        def on_error(cr, error):
+            return self.handle_job_failure(cr, job, error, policy, time.monotonic() - started)
         try:
-            self.executor.perform(job, self.worker_id, timeout)
-        except Exception as error:  # the job's transaction is rolled back
-            self.handle_job_failure(connection, job, error, policy,
-                                    time.monotonic() - started)
+            failed = self.executor.perform(job, self.worker_id, timeout, on_error)
+        except Exception as error:  # rolled back, not recorded: record it now
+            with transaction(connection) as cr:
+                failed = on_error(cr, error)
+        if failed:
+            self.report_failed([job.id])
         if job.parent_id:
             self.finish_batches(connection, [job.parent_id])
 
@@ -233,22 +251,24 @@ class DatabaseRunner:
             with transaction(connection) as cr:
                 batch_ids = store.finish_batches(cr, batch_ids)
 
-    def handle_job_failure(self, connection, job, error, policy: RetryPolicy,
-                           exec_time: float) -> None:
-        """Record the error in a new transaction: retry later or fail."""
+    def handle_job_failure(self, cr, job, error, policy: RetryPolicy,
+                           exec_time: float) -> bool:
+        """Record the error in ``cr``'s transaction: retry later or fail.
+        True if the job failed for good (to report once committed)."""
         retry, delay, count = decide_retry(job.retry, error, policy)
+        message = self.executor.error_message(error)
         log = _logger.info if retry else _logger.error
         log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
-            ', retry in %ss' % delay if retry else '', error)
-        with transaction(connection) as cr:
-            recorded = store.mark_failed(
-                cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
-                exec_time=exec_time, exc_type=type(error).__name__,
-                exc_message=str(error) or type(error).__name__,
-                exc_info=''.join(traceback.format_exception(type(error), error,
-                                                            error.__traceback__)))
-        if recorded and not retry:
-            self.report_failed([job.id])
+            ', retry in %ss' % delay if retry else '', message)
+        recorded = store.mark_failed(
+            cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
+            exec_time=exec_time, exc_type=type(error).__name__, exc_message=message,
+            exc_info=''.join(traceback.format_exception(type(error), error,
+                                                        error.__traceback__)))
+        if not recorded:
+            _logger.warning('job %s was no longer this worker\'s: its failure is not recorded',
+                            job.uuid)
+        return recorded and not retry
 
     def report_failed(self, job_ids: list) -> None:
         """Pass jobs that failed for good to the executor; a problem there

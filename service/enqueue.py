@@ -117,7 +117,13 @@ def run_immediately(records, job_method, args, kwargs, options):
 
 
 def bounded_result(result, limit=defaults.RESULT_MAX_CHARS):
+    """The text stored as a job's result: whatever the job returned, it must
+    not fail the done update (the job's work would be rolled back)."""
     if result is None:
         return None
-    text = result if isinstance(result, str) else repr(result)
+    try:
+        text = result if isinstance(result, str) else repr(result)
+    except Exception as error:  # a broken __repr__ must not undo the job's work
+        text = '<%s object; its repr() raised %r>' % (type(result).__name__, error)
+    text = serialization.storable_text(text)
     return text if len(text) <= limit else text[:limit] + '... (%d characters)' % len(text)

@@ -8,10 +8,11 @@ import psycopg2
 
 import odoo
 from odoo import SUPERUSER_ID, api
+from odoo.exceptions import except_orm
 
 from ..engine import serialization, store
 from ..engine.decorator import find_job_method
-from ..engine.exceptions import NotAJobError, RecordsGoneError
+from ..engine.exceptions import JobLostError, NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from .enqueue import bounded_result
 from .job_cursor import JobCursor
@@ -40,20 +41,38 @@ def resolve(env, model_name, method_name):
 def call_job(env, model_name, method_name, record_ids, args_json, kwargs_json):
     """Call a job's method in ``env``; returns the method's result.
 
-    Records deleted since the job was enqueued are left out; when none is
-    left, the job fails with RecordsGoneError (not retried).
+    Records deleted since the job was enqueued, its own and those of its
+    recordset arguments, are left out; when none of a recordset is left, the
+    job fails with RecordsGoneError (not retried).
     """
     job_method = resolve(env, model_name, method_name)
-    records = env[model_name].browse(record_ids)
-    if record_ids:
-        records = records.exists()
-        if not records:
-            raise RecordsGoneError(
-                'the %d %s record(s) of this job were deleted before it ran: %s'
-                % (len(record_ids), model_name, record_ids[:20]))
+    records = existing(env, model_name, record_ids, 'of this job')
     args, kwargs = serialization.loads_arguments(
-        args_json, kwargs_json, browse=lambda model, ids: env[model].browse(ids))
+        args_json, kwargs_json,
+        browse=lambda model, ids: existing(env, model, ids, 'of an argument of this job'))
     return job_method.func(records, *args, **kwargs)
+
+
+def existing(env, model_name, ids, whose):
+    """The records of ``ids`` that still exist; RecordsGoneError if there
+    were some and none is left (MissingError later would be retried)."""
+    records = env[model_name].browse(ids)
+    if not ids:
+        return records
+    records = records.exists()
+    if not records:
+        raise RecordsGoneError('the %d %s record(s) %s were deleted before it ran: %s'
+                               % (len(ids), model_name, whose, ids[:20]))
+    return records
+
+
+def error_message(error):
+    """The human message of an error. Odoo's own exceptions (except_orm:
+    UserError, AccessError, MissingError, ValidationError) keep it in
+    ``name``: their str() is the repr of a tuple."""
+    if isinstance(error, except_orm):
+        return str(error.name)
+    return str(error) or type(error).__name__
 
 
 def job_environment(cr, user_id, company_id, context_json, job_id):
@@ -62,6 +81,19 @@ def job_environment(cr, user_id, company_id, context_json, job_id):
         context.setdefault('force_company', company_id)
     context['background_job_id'] = job_id
     return api.Environment(cr, user_id, context)
+
+
+def end_changes(registry, committed):
+    """As Odoo's requests and crons do: after a commit, tell the other
+    processes which caches the job invalidated (no query when none); after
+    a rollback, drop this process's invalidations."""
+    try:
+        if committed:
+            registry.signal_changes()
+        else:
+            registry.reset_changes()
+    except Exception:  # the job's outcome is committed or rolled back already
+        _logger.exception('could not %s registry changes', 'signal' if committed else 'reset')
 
 
 class OdooExecutor:
@@ -82,8 +114,14 @@ class OdooExecutor:
             self._registry = odoo.registry(self.dbname).check_signaling()
         return self._registry
 
+    def prepare(self):
+        """Before each claim: load or reload the registry now (that may wait
+        on Odoo's registry lock while another thread loads it, or a module
+        is upgraded), never between a claim and the job's row lock."""
+        self.registry()
+
     def job_options(self, job):
-        model_class = self.registry().models.get(job.model_name)
+        model_class = self._registry.models.get(job.model_name)  # see prepare()
         try:
             job_method = find_job_method(model_class, job.method_name)
         except (LookupError, TypeError):  # not a job: perform() will say so
@@ -98,27 +136,63 @@ class OdooExecutor:
         with api.Environment.manage(), self.registry().cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})['queue.job'].browse(job_ids)._notify_failed()
 
-    def perform(self, job, worker_id, timeout):
-        registry = self.registry()
+    error_message = staticmethod(error_message)
+
+    def perform(self, job, worker_id, timeout, on_error):
+        registry = self._registry  # loaded before the claim: see prepare()
         cr = self._thread_cursor(registry)
+        locked = False
         with api.Environment.manage():
             try:
-                if not store.lock_for_run(cr, job.id, worker_id, timeout):
+                locked = store.lock_for_run(cr, job.id, worker_id, timeout)
+                if not locked:
                     cr.abort()
                     return False
                 env = job_environment(cr, job.user_id, job.company_id, job.context, job.id)
+                registry = env.registry
                 result = call_job(env, job.model_name, job.method_name,
                                   json.loads(job.record_ids), job.args, job.kwargs)
-                store.finish_run(cr, job.id, bounded_result(result))
-                return True
+                if not store.finish_run(cr, job.id, worker_id, bounded_result(result)):
+                    raise JobLostError('its row was no longer started by this worker')
+            except JobLostError as error:
+                self._abort(cr, error)
+                end_changes(registry, committed=False)
+                _logger.warning('job %s (%s.%s) stopped, not marked done: %s',
+                                job.uuid, job.model_name, job.method_name, error)
+                return False
             except Exception as error:
-                try:
-                    cr.abort()
-                except psycopg2.Error:
-                    self.close_thread()
-                if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-                    self.close_thread()  # the connection may be broken: get a new one
-                raise
+                failed = self._record_failure(job, cr, error, on_error) if locked else None
+                if failed is None:
+                    self._abort(cr, error)
+                end_changes(registry, committed=False)
+                if failed is None:
+                    raise
+                return failed
+        end_changes(registry, committed=True)
+        return False
+
+    def _record_failure(self, job, cr, error, on_error):
+        """Roll the job's work back to just after its row lock, record the
+        failure with ``on_error`` in that transaction and commit, so the
+        reaper never sees the failed job unlocked. None if that failed (the
+        worker then records it on its own connection)."""
+        try:
+            cr.undo_job()
+            failed = on_error(cr, error)
+            cr.commit_job()
+            return failed
+        except Exception:
+            _logger.warning('could not record the failure of job %s in its own transaction',
+                            job.uuid, exc_info=True)
+            return None
+
+    def _abort(self, cr, error):
+        try:
+            cr.abort()
+        except psycopg2.Error:
+            self.close_thread()
+        if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+            self.close_thread()  # the connection may be broken: get a new one
 
     def _thread_cursor(self, registry):
         """The job thread's cursor (service/job_cursor.py), kept across

@@ -14,15 +14,28 @@ any Odoo cursor: statements run in a REPEATABLE READ transaction that
 A job that commits (or rolls back) on its own keeps its row locked: the
 lock statement given to ``execute_and_hold`` begins the next transaction in
 the same round trip, so the reaper never sees the running job unlocked.
+If that lock statement returns no row (the row is no longer the job's),
+the commit raises JobLostError and nothing more of the job commits.
+
+A savepoint taken just after the lock, in front of the job's first
+statement (no round trip of its own, none at all for a job that runs no
+SQL), lets ``undo_job`` roll the job's work back while its row stays
+locked: its failure is then recorded before the reaper can see it.
 """
 import psycopg2
 
 from odoo import sql_db
 
+from ..engine.exceptions import JobLostError
+
 BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ;\n'
+SAVEPOINT = 'background_job_attempt'
 
 
 class JobCursor(sql_db.Cursor):
+    # 'due' after the held lock (taken with the next statement), then 'taken'
+    _savepoint = None
+    _lost = False  # the held lock found no row: the job is over
 
     def __init__(self, dbname):
         connection = sql_db.db_connect(dbname)
@@ -39,6 +52,9 @@ class JobCursor(sql_db.Cursor):
         if not self._in_transaction:
             query = BEGIN + query
             self._in_transaction = True
+        if self._savepoint == 'due':
+            query = 'SAVEPOINT %s;\n%s' % (SAVEPOINT, query)
+            self._savepoint = 'taken'
         return super().execute(query, params, log_exceptions)
 
     def execute_and_hold(self, query, params=None):
@@ -46,34 +62,61 @@ class JobCursor(sql_db.Cursor):
         of this job, until execute_and_commit() or abort() ends it."""
         self.execute(query, params)
         self._held = self._obj.mogrify(query, params).decode()
+        self._savepoint = 'due'
 
     def execute_and_commit(self, query, params=None):
         """Run ``query`` and COMMIT in one round trip."""
-        self._held = None
+        self._held = self._savepoint = None
         self.execute(query + ';\nCOMMIT', params)  # on error, still in a transaction
         self._in_transaction = False
         self._run_handlers('commit')
 
+    def undo_job(self):
+        """Roll back what the job did since its row lock, which stays held."""
+        if self._lost or not self._held:
+            raise JobLostError('the job holds no lock of its row')
+        if self._savepoint == 'taken':
+            super().execute('ROLLBACK TO SAVEPOINT ' + SAVEPOINT)
+        self._run_handlers('rollback')
+
+    def commit_job(self):
+        """Commit the job's last transaction: its row lock ends."""
+        self._held = self._savepoint = None
+        self.commit()
+
     def abort(self):
         """The worker's rollback: the job is over."""
-        self._held = None
+        self._held = self._savepoint = None
+        self._lost = False
         self.rollback()
 
     def commit(self):
         self._end_transaction('COMMIT')
         self._run_handlers('commit')
+        self._check_held()
 
     def rollback(self):
         self._end_transaction('ROLLBACK')
         self._run_handlers('rollback')
+        self._check_held()
+
+    def _check_held(self):
+        if self._lost:
+            raise JobLostError("this job's row is no longer its worker's (requeued, "
+                               "cancelled or changed meanwhile): the job stops here")
 
     def _end_transaction(self, command):
+        if self._lost:  # nothing more of a lost job commits
+            self._check_held()
         if not self._in_transaction:
             return
         self._in_transaction = False
         if self._held:
             super().execute('%s;\n%s%s' % (command, BEGIN, self._held))
             self._in_transaction = True
+            # the held statement returns a row while the hold is the job's
+            self._lost = self._obj.fetchone() is None
+            self._savepoint = 'due'
         else:
             super().execute(command)
 
@@ -83,7 +126,8 @@ class JobCursor(sql_db.Cursor):
 
     def close(self):
         # the pool lends the connection again as it is: no transaction open
-        self._held = None
+        self._held = self._savepoint = None
+        self._lost = False
         if self._in_transaction and not self._cnx.closed:
             self._in_transaction = False
             try:
