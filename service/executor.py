@@ -13,6 +13,7 @@ from ..engine import serialization, store
 from ..engine.decorator import find_job_method
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
+from . import company
 from .enqueue import bounded_result
 from .job_cursor import JobCursor
 
@@ -57,11 +58,16 @@ def call_job(env, model_name, method_name, record_ids, args_json, kwargs_json):
 
 
 def job_environment(cr, user_id, company_id, context_json, job_id):
+    """The job's environment: its user, context and company. Call it inside
+    the job's own ``api.Environment.manage()`` block: the company is pinned
+    for that block (service/company.py)."""
     context = json.loads(context_json or '{}')
     if company_id:
         context.setdefault('force_company', company_id)
     context['background_job_id'] = job_id
-    return api.Environment(cr, user_id, context)
+    env = api.Environment(cr, user_id, context)
+    company.pin(env, user_id, company_id)
+    return env
 
 
 class OdooExecutor:

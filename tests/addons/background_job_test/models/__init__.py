@@ -1,1 +1,2 @@
 from . import test_record
+from . import company_record
