@@ -27,7 +27,12 @@ def pin(env, user_id, company_id):
     env['res.users'].invalidate_cache(['company_id'], [user_id])
 
 
+def pinned(env):
+    """(user id, company id) pinned in ``env``'s block, or None."""
+    return getattr(env.all, ATTRIBUTE, None)
+
+
 def pinned_company(env, user_id):
     """The company ``user_id`` is pinned to in ``env``'s block, or None."""
-    pinned = getattr(env.all, ATTRIBUTE, None)
-    return pinned[1] if pinned and pinned[0] == user_id else None
+    user_company = pinned(env)
+    return user_company[1] if user_company and user_company[0] == user_id else None

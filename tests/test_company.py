@@ -67,6 +67,7 @@ class TestCompany(BatchHelpers, CommittedDatabaseCase):
         self.assertEqual((seen['user_company'], seen['created_company'], seen['read']),
                          (self.a, self.a, 'of A'))
         self.assertNotIn('of B', seen['visible'])
+        self.assertEqual(seen['after_invalidate'], self.a)
         # the user is still in B, and their requests still see B's records
         self.assertEqual(self.visible_to_user(), (self.b, ['of B']))
 
@@ -86,6 +87,14 @@ class TestCompany(BatchHelpers, CommittedDatabaseCase):
         self.assertEqual([name for name in then['visible'] if name.startswith('of ')], ['of B'])
         # the job in B neither used nor replaced the domain cached for the user's requests
         self.assertEqual(self.visible_to_user()[1], ['of A'])
+
+    def test_force_company_at_delay_is_the_company_the_job_runs_in(self):
+        self.switch(self.a)
+        with self.db.env(self.uid, {'force_company': self.b}) as env:
+            job_id = env[PROBE].browse(self.probe_id).company_probe.delay('forced B').id
+        self.assertEqual(self.run_jobs([job_id]), {job_id: ('done', None)})
+        seen = self.probed('forced B')
+        self.assertEqual((seen['user_company'], seen['created_company']), (self.b, self.b))
 
     def test_a_company_the_user_may_no_longer_use_is_not_used(self):
         self.switch(self.a)

@@ -31,6 +31,8 @@ class TestRecordCompany(models.Model):
                 'created_company': created.company_id.id,
                 'visible': sorted(records.search([]).mapped('name')),
                 'read': records.browse(read_id).name if read_id else None}
+        self.env.cache.invalidate()  # the stored company must not come back
+        info['after_invalidate'] = self.env['res.users'].sudo().browse(self.env.uid).company_id.id
         self.env['background.job.test.log'].create({'marker': marker, 'info': json.dumps(info)})
         return info
 
