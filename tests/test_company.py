@@ -96,6 +96,20 @@ class TestCompany(BatchHelpers, CommittedDatabaseCase):
         seen = self.probed('forced B')
         self.assertEqual((seen['user_company'], seen['created_company']), (self.b, self.b))
 
+    def test_the_user_can_switch_company_while_their_job_runs(self):
+        self.switch(self.a)
+        with self.db.env(self.uid) as env:
+            job_id = env[PROBE].browse(self.probe_id).sleep_and_log.delay('sleeping', 4).id
+        self.switch(self.b)
+        with running(self.db.runner(threads=1)):
+            wait_for(lambda: self.db.query("SELECT state FROM queue_job WHERE id = %s",
+                                           (job_id,))[0][0] == 'started', 30)
+            with self.db.env(self.uid) as env:  # fails at once if the user's row is locked
+                env.cr.execute("SET LOCAL lock_timeout = '1s'")
+                env.user.write({'company_id': self.a})
+            self.assertEqual(self.db.log_count('sleeping'), 0)  # the job still runs
+            wait_for(lambda: self.db.log_count('sleeping'), 30)
+
     def test_a_company_the_user_may_no_longer_use_is_not_used(self):
         self.switch(self.a)
         job_id = self.enqueue('lost A')
