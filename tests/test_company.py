@@ -3,8 +3,6 @@ real commits: a user of two companies enqueues in A, then switches to B as
 the web client does (res.users.write on themself)."""
 import json
 
-from odoo import SUPERUSER_ID
-
 from .common import BatchHelpers, CommittedDatabaseCase, running, wait_for
 
 PROBE = 'background.job.test.record'
