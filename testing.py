@@ -16,6 +16,7 @@ import contextlib
 import json
 
 from .engine import serialization, states, store
+from .service import company
 from .service.enqueue import bounded_result
 from .service.executor import call_job, job_environment
 
@@ -61,8 +62,11 @@ class JobTrap:
         for job in self.jobs.filtered(lambda job: job.state == states.PENDING):
             env = job_environment(self.env.cr, job.user_id.id, job.company_id.id,
                                   job.context, job.id)
-            result = call_job(env, job.model_name, job.method_name,
-                              json.loads(job.record_ids), job.args, job.kwargs)
+            try:
+                result = call_job(env, job.model_name, job.method_name,
+                                  json.loads(job.record_ids), job.args, job.kwargs)
+            finally:  # the test's environments outlive the job: unpin its company
+                company.pin(env, job.user_id.id, None)
             store.mark_done(self.env.cr, job.id, bounded_result(result))
         self.jobs.invalidate_cache()
 

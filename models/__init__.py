@@ -5,3 +5,5 @@ from . import queue_job_batch
 from . import background_job_demo
 from . import base
 from . import ir_ui_menu
+from . import ir_rule
+from . import res_users

@@ -113,8 +113,9 @@ class QueueJobBatch(models.Model):
         if not store.lock_batch_for_done(self.env.cr, self.id, done_job_id):
             return 'not run: batch %s no longer waits for this job (requeued or cancelled)' \
                 % self.id
-        result = batch_service.call_done_method(self.env, self.id, self.done_method,
-                                                self.job_res_id)
+        batch_row = self.sudo()  # the engine's read: not under the user's record rules
+        result = batch_service.call_done_method(self.env, self.id, batch_row.done_method,
+                                                batch_row.job_res_id)
         store.mark_batch_done(self.env.cr, self.id, done_job_id)
         return result
 

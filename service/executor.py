@@ -14,6 +14,7 @@ from ..engine import serialization, store
 from ..engine.decorator import find_job_method
 from ..engine.exceptions import JobLostError, NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
+from . import company
 from .enqueue import bounded_result
 from .job_cursor import JobCursor
 
@@ -76,11 +77,16 @@ def error_message(error):
 
 
 def job_environment(cr, user_id, company_id, context_json, job_id):
+    """The job's environment: its user, context and company. Call it inside
+    the job's own ``api.Environment.manage()`` block: the company is pinned
+    for that block (service/company.py)."""
     context = json.loads(context_json or '{}')
     if company_id:
         context.setdefault('force_company', company_id)
     context['background_job_id'] = job_id
-    return api.Environment(cr, user_id, context)
+    env = api.Environment(cr, user_id, context)
+    company.pin(env, user_id, company_id)
+    return env
 
 
 def end_changes(registry, committed):

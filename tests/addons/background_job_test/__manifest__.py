@@ -4,6 +4,6 @@
     'version': '11.0.1.0.0',
     'license': 'LGPL-3',
     'depends': ['background_job'],
-    'data': ['ir.model.access.csv'],
+    'data': ['ir.model.access.csv', 'company_rule.xml'],
     'installable': True,
 }

@@ -1,2 +1,3 @@
 from . import test_record
 from . import test_record_attempt
+from . import company_record
