@@ -29,7 +29,7 @@ from typing import Callable, Optional, Protocol
 import psycopg2
 import psycopg2.extensions
 
-from . import defaults, sql, store
+from . import batch, defaults, sql, store
 from .exceptions import FailedJobError, RetryableJobError
 from .retry import RetryPolicy
 
@@ -221,8 +221,7 @@ class DatabaseRunner:
         except Exception as error:  # the job's transaction is rolled back
             self.handle_job_failure(connection, job, error, policy,
                                     time.monotonic() - started)
-        if job.parent_id:
-            self.finish_batches(connection, [job.parent_id])
+        self.finish_batches(connection, batch.batches_ended_by(job))
 
     def finish_batches(self, connection, batch_ids) -> None:
         """After a child's transaction committed: if it was the last one,
