@@ -53,6 +53,7 @@ class QueueJobBatch(models.Model):
             record.batch_progress = progress.percent if record in batches else 0.0
 
     @api.model
+    @api.returns('self', lambda batch: batch.id)  # over RPC: the batch's id
     def batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
                           job_size=100, job_res_id=None, args=(), kwargs=None,
                           channel=None, priority=None):
