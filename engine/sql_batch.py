@@ -151,10 +151,12 @@ RETURNING batch.id, batch.parent_id, batch.state, complete.new_done_job_id,
 # First statement of the done job's method, in the done job's transaction:
 # lock the batch it was enqueued for. No row: the batch was requeued or
 # cancelled since (it points to another done job, or to none), and the done
-# method must not run for it.
+# method must not run for it. A batch that ended failed with this done job
+# (its done method failed for good) waits for it again when the job is run
+# again by hand (Run Now).
 LOCK_BATCH_FOR_DONE = """
 SELECT id FROM queue_job
-WHERE id = %(batch_id)s AND state = 'waiting' AND done_job_id = %(done_job_id)s
+WHERE id = %(batch_id)s AND state IN ('waiting', 'failed') AND done_job_id = %(done_job_id)s
 FOR NO KEY UPDATE
 """
 
@@ -162,7 +164,7 @@ FOR NO KEY UPDATE
 # method's effects, in the same transaction.
 MARK_BATCH_DONE = """
 UPDATE queue_job SET state = 'done', date_done = {now}
-WHERE id = %(batch_id)s AND state = 'waiting'
+WHERE id = %(batch_id)s AND state IN ('waiting', 'failed')
   AND done_job_id IS NOT DISTINCT FROM %(done_job_id)s
 """.format(now=NOW_UTC)
 

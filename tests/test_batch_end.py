@@ -132,6 +132,19 @@ class TestDoneJobEndsItsBatch(BatchEndCase):
             self.wait_batch_state(batch_id, {'done'})
         self.assertEqual(len(self.done_calls(batch_id)), 1)
 
+    def test_running_a_failed_done_job_again_by_hand_runs_the_method_and_ends_the_batch(self):
+        flag = self.flagged_record()
+        batch_id = self.start_batch(self.make_records(1), 'run-now-done', job_size=1,
+                                    done_method=STRICT, job_res_id=flag)
+        with running(self.db.runner()):
+            batch = self.wait_batch_state(batch_id, {'failed'}, timeout=60)
+            self.set_value(flag, 0)
+            with self.db.env() as env:
+                env['queue.job'].browse(batch['done_job']).run_now()
+            batch = self.wait_batch_state(batch_id, {'done'})
+        self.assertEqual(len(self.done_calls(batch_id)), 1)
+        self.assertEqual(batch['done_job_state'], 'done')
+
 
 class TestDeleteAndCron(BatchEndCase):
 
