@@ -3,8 +3,9 @@
 A batch is a parent job in state ``waiting`` (never claimed: the claim only
 takes ``pending`` jobs) with one child job per ``job_size`` record ids. Once
 every child has finished, the parent gets one more job that runs its done
-method (engine/sql.py ``FINISH_BATCHES``); when that job completes, the
-parent is done.
+method (engine/sql_batch.py ``FINISH_BATCHES``); when that job completes, the
+parent is done, and when it ends otherwise, the parent ends with it (failed
+for good: failed; cancelled: cancelled; set done by hand: done).
 
 >>> split_done_method('invoice.match.report.finish')
 ('invoice.match.report', 'finish')

@@ -242,7 +242,7 @@ def finish_batches(cr, batch_ids: Optional[Iterable[int]], **execute_options) ->
     enqueue their done method, or mark them done. Run it in a transaction
     that began after the finishing child's committed (see
     sql_batch.LOCK_COMPLETE_BATCHES). Returns the outer batches of the batches that
-    ended done here: they may be complete now, check them next, in a new
+    ended here (done, failed or cancelled): they may be complete now, check them next, in a new
     transaction once this one committed. ``execute_options`` go to
     ``cr.execute`` (the cron passes Odoo's ``log_exceptions=False``: a
     serialization failure there is expected and handled)."""
