@@ -3,8 +3,9 @@
 A batch is a parent job in state ``waiting`` (never claimed: the claim only
 takes ``pending`` jobs) with one child job per ``job_size`` record ids. Once
 every child has finished, the parent gets one more job that runs its done
-method (engine/sql.py ``FINISH_BATCHES``); when that job completes, the
-parent is done.
+method (engine/sql_batch.py ``FINISH_BATCHES``); when that job completes, the
+parent is done, and when it ends otherwise, the parent ends with it (failed
+for good: failed; cancelled: cancelled; set done by hand: done).
 
 >>> split_done_method('invoice.match.report.finish')
 ('invoice.match.report', 'finish')
@@ -13,13 +14,21 @@ parent is done.
 (10, 8, 80.0)
 >>> batch_state('waiting', None, progress), batch_state('done', 9, progress)
 ('running', 'done_with_failures')
+>>> batch_state('failed', 9, Progress.from_counts({'done': 3}))  # its done method failed
+'done_with_failures'
+>>> from types import SimpleNamespace as Job
+>>> batches_ended_by(Job(model_name='queue.job', method_name='_run_batch_done_method',
+...                      record_ids='[12]', parent_id=3))
+[3, 12]
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Mapping, Optional, Tuple
 
 from . import states
+from .sql_batch import DONE_JOB_METHOD, DONE_JOB_MODEL
 
 RUNNING = 'running'
 FINISHING = 'finishing'
@@ -87,9 +96,24 @@ class Progress:
 
 
 def batch_state(parent_state: str, done_job_id: Optional[int], progress: Progress) -> str:
-    """What the backend says about a batch, from its parent's state."""
+    """What the backend says about a batch, from its parent's state (failed:
+    its done method failed for good)."""
     if parent_state == states.CANCELLED:
         return CANCELLED
+    if parent_state == states.FAILED:
+        return DONE_WITH_FAILURES
     if parent_state == states.DONE:
         return DONE_WITH_FAILURES if progress.failed else DONE
     return FINISHING if done_job_id else RUNNING
+
+
+def batches_ended_by(job) -> list:
+    """The batches a job that just ended may have ended (no query: the
+    worker calls it after every job): the batch it belongs to, and, for a
+    done job, the batch whose done method it ran (a done job failed for
+    good ends that batch failed)."""
+    batch_ids = [job.parent_id] if job.parent_id else []
+    if (job.model_name, job.method_name) == (DONE_JOB_MODEL, DONE_JOB_METHOD):
+        batch_ids += json.loads(job.record_ids)
+    return batch_ids
+

@@ -70,7 +70,7 @@ class BoundJobMethod:
     def delay_batch(self, *args, job_size=100, done_method=None, job_res_id=None,
                     channel=None, priority=None, **kwargs):
         """Split the records into child jobs of ``job_size`` ids under one batch."""
-        return self.records.env['queue.job'].batch_execute_job(
+        return self.records.env['queue.job']._batch_execute_job(
             self.records._name, self.job_method.__name__, self.records.ids,
             done_method=done_method, job_size=job_size, job_res_id=job_res_id,
             args=args, kwargs=kwargs, channel=channel, priority=priority)

@@ -61,13 +61,20 @@ RETURNING job.id
 # ORM writes and unlink lock the rows first, without waiting: a running
 # job's row is locked by its worker, and the request must fail at once
 # instead of hanging until the job ends. A delete takes the stronger FOR
-# UPDATE lock it would take anyway.
+# UPDATE lock it would take anyway, on the rows and on every job of the
+# batches among them: the cascade deletes those too, and would wait on a
+# running one's lock.
 LOCK_FOR_WRITE_NOWAIT = """
 SELECT id FROM queue_job WHERE id = ANY(%(ids)s) FOR NO KEY UPDATE NOWAIT
 """
 
 LOCK_FOR_DELETE_NOWAIT = """
-SELECT id FROM queue_job WHERE id = ANY(%(ids)s) FOR UPDATE NOWAIT
+WITH RECURSIVE tree AS (
+    SELECT id FROM queue_job WHERE id = ANY(%(ids)s)
+    UNION
+    SELECT child.id FROM queue_job child JOIN tree ON child.parent_id = tree.id
+)
+SELECT id FROM queue_job WHERE id IN (SELECT id FROM tree) FOR UPDATE NOWAIT
 """
 
 # Running and pending jobs per channel, for the channel screen: one scan of

@@ -46,11 +46,20 @@ SELECT batch.id, (SELECT count(*) FROM child), pg_notify('{channel}', '')
 FROM batch
 """.format(now=NOW_UTC, channel=CHANNEL)
 
-# The batches jobs belong to. A batch started by a job joins the job's
+# The batch a job belongs to. A batch started by a job joins the job's
 # batch (nested batches), so that the outer batch waits for the inner one.
+BATCH_OF_JOB = """
+SELECT parent_id FROM queue_job WHERE id = %(job_id)s
+"""
+
+# The batches whose end these jobs may decide, once they ended: the batch
+# each belongs to, and for a done job the batch it ran the done method of
+# (a done job that failed, was cancelled or set done ends that batch).
 BATCHES_OF_JOBS = """
-SELECT DISTINCT parent_id FROM queue_job
+SELECT parent_id FROM queue_job
 WHERE id = ANY(%(job_ids)s) AND parent_id IS NOT NULL
+UNION
+SELECT id FROM queue_job WHERE done_job_id = ANY(%(job_ids)s)
 """
 
 # Finishing batches takes two statements in one READ COMMITTED transaction
@@ -60,21 +69,33 @@ WHERE id = ANY(%(job_ids)s) AND parent_id IS NOT NULL
 # the done method would wait for the cron.
 #
 # 1. Lock the batches that look complete: not one unfinished child (a nested
-#    batch counts until it ended) and no done job yet. Concurrent finishers
-#    queue on the row lock; the winner sets done_job_id, and a waiter re-
-#    checks the row as the winner left it (READ COMMITTED), so it skips. In
-#    a REPEATABLE READ transaction (the cron), a row changed since the
-#    snapshot raises a serialization error instead: never a second done job.
+#    batch counts until it ended) and either no done job yet, or a done job
+#    that ended without ending the batch (failed for good, cancelled, or set
+#    done by hand); also a failed batch whose failed done job was then set
+#    done by hand. Concurrent finishers queue on the row lock; the winner
+#    changes the row, and a waiter re-checks it as the winner left it (READ
+#    COMMITTED), so it skips. In a REPEATABLE READ transaction (the cron), a
+#    row changed since the snapshot raises a serialization error instead:
+#    never a second done job. A done job that is running locks its batch
+#    (LOCK_BATCH_FOR_DONE) but is not ended, so its batch is never waited for.
+COMPLETE_BATCH = """
+batch.is_batch
+AND (batch.state = 'waiting' AND (batch.done_job_id IS NULL
+                                  OR done_job.state IN ('done', 'failed', 'cancelled'))
+     OR batch.state = 'failed' AND done_job.state = 'done')
+AND NOT EXISTS (SELECT 1 FROM queue_job child
+                WHERE child.parent_id = batch.id
+                  AND child.state IN ('waiting', 'pending', 'started'))
+"""
+
 LOCK_COMPLETE_BATCHES = """
 SELECT batch.id FROM queue_job batch
-WHERE batch.is_batch AND batch.state = 'waiting' AND batch.done_job_id IS NULL
-  AND (%(batch_ids)s::integer[] IS NULL OR batch.id = ANY(%(batch_ids)s::integer[]))
-  AND NOT EXISTS (SELECT 1 FROM queue_job child
-                  WHERE child.parent_id = batch.id
-                    AND child.state IN ('waiting', 'pending', 'started'))
+LEFT JOIN queue_job done_job ON done_job.id = batch.done_job_id
+WHERE (%(batch_ids)s::integer[] IS NULL OR batch.id = ANY(%(batch_ids)s::integer[]))
+  AND {complete}
 ORDER BY batch.id
 FOR NO KEY UPDATE OF batch
-"""
+""".format(complete=COMPLETE_BATCH)
 
 # The job that runs a batch's done method: models/queue_job_batch.py.
 DONE_JOB_MODEL = 'queue.job'
@@ -84,53 +105,58 @@ DONE_JOB_MAX_RETRIES = 5
 # 2. With the locks held, check again and end each complete batch. Only
 #    this check is exact: its snapshot is taken after the locks were granted
 #    (requeue_batch, which reopens jobs, updates the batch row, so step 1
-#    waited for it). A batch without done method ends done; one with gets
-#    the job that runs it, its id drawn first so that the batch can point to
-#    it. That job joins the batch's own batch (nested batches): the outer
-#    batch waits for the inner done method too. FOR NO KEY UPDATE again: a
-#    no-op after step 1, a guard without it. Returns (batch, outer batch,
-#    done job or NULL).
+#    waited for it). A batch without done job yet: without done method it
+#    ends done; with one it gets the job that runs it, its id drawn first so
+#    that the batch can point to it. That job joins the batch's own batch
+#    (nested batches): the outer batch waits for the inner done method too.
+#    A batch whose done job ended otherwise takes that job's state (done,
+#    failed: done method failed, cancelled). FOR NO KEY UPDATE again: a no-op
+#    after step 1, a guard without it. Returns (batch, outer batch, its new
+#    state, new done job or NULL).
 FINISH_BATCHES = """
 WITH complete AS (
     SELECT batch.id,
-           CASE WHEN batch.done_method IS NOT NULL
-                THEN nextval(pg_get_serial_sequence('queue_job', 'id')) END AS done_job_id
+           CASE WHEN batch.done_job_id IS NULL AND batch.done_method IS NOT NULL
+                THEN nextval(pg_get_serial_sequence('queue_job', 'id')) END AS new_done_job_id,
+           CASE WHEN batch.done_job_id IS NOT NULL THEN done_job.state
+                WHEN batch.done_method IS NOT NULL THEN 'waiting'
+                ELSE 'done' END AS new_state
     FROM queue_job batch
-    WHERE batch.id = ANY(%(batch_ids)s) AND batch.state = 'waiting'
-      AND batch.done_job_id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM queue_job child
-                      WHERE child.parent_id = batch.id
-                        AND child.state IN ('waiting', 'pending', 'started'))
+    LEFT JOIN queue_job done_job ON done_job.id = batch.done_job_id
+    WHERE batch.id = ANY(%(batch_ids)s) AND {complete}
     FOR NO KEY UPDATE OF batch
 ), done_job AS (
     INSERT INTO queue_job (id, uuid, name, model_name, method_name, record_ids,
                            args, kwargs, context, user_id, company_id, channel,
                            priority, eta, state, retry, max_retries, timeout,
                            parent_id, date_created)
-    SELECT complete.done_job_id, md5(random()::text || clock_timestamp()::text)::uuid::text,
+    SELECT complete.new_done_job_id, md5(random()::text || clock_timestamp()::text)::uuid::text,
            'Batch done: ' || batch.done_method, %(done_job_model)s, %(done_job_method)s,
            json_build_array(batch.id)::text, '[]', '{{}}', batch.context, batch.user_id,
            batch.company_id, batch.channel, batch.priority, {now}, 'pending', 0,
            %(done_job_max_retries)s, 0, batch.parent_id, {now}
     FROM complete JOIN queue_job batch ON batch.id = complete.id
-    WHERE complete.done_job_id IS NOT NULL
+    WHERE complete.new_done_job_id IS NOT NULL
 )
 UPDATE queue_job batch
-SET done_job_id = complete.done_job_id,
-    state = CASE WHEN complete.done_job_id IS NULL THEN 'done' ELSE 'waiting' END,
-    date_done = CASE WHEN complete.done_job_id IS NULL THEN {now} END
+SET done_job_id = COALESCE(complete.new_done_job_id, batch.done_job_id),
+    state = complete.new_state,
+    date_done = CASE WHEN complete.new_state <> 'waiting' THEN {now} END
 FROM complete
 WHERE batch.id = complete.id
-RETURNING batch.id, batch.parent_id, complete.done_job_id, pg_notify('{channel}', '')
-""".format(now=NOW_UTC, channel=CHANNEL)
+RETURNING batch.id, batch.parent_id, batch.state, complete.new_done_job_id,
+          pg_notify('{channel}', '')
+""".format(now=NOW_UTC, channel=CHANNEL, complete=COMPLETE_BATCH)
 
 # First statement of the done job's method, in the done job's transaction:
 # lock the batch it was enqueued for. No row: the batch was requeued or
 # cancelled since (it points to another done job, or to none), and the done
-# method must not run for it.
+# method must not run for it. A batch that ended failed with this done job
+# (its done method failed for good) waits for it again when the job is run
+# again by hand (Run Now).
 LOCK_BATCH_FOR_DONE = """
 SELECT id FROM queue_job
-WHERE id = %(batch_id)s AND state = 'waiting' AND done_job_id = %(done_job_id)s
+WHERE id = %(batch_id)s AND state IN ('waiting', 'failed') AND done_job_id = %(done_job_id)s
 FOR NO KEY UPDATE
 """
 
@@ -138,7 +164,7 @@ FOR NO KEY UPDATE
 # method's effects, in the same transaction.
 MARK_BATCH_DONE = """
 UPDATE queue_job SET state = 'done', date_done = {now}
-WHERE id = %(batch_id)s AND state = 'waiting'
+WHERE id = %(batch_id)s AND state IN ('waiting', 'failed')
   AND done_job_id IS NOT DISTINCT FROM %(done_job_id)s
 """.format(now=NOW_UTC)
 
@@ -185,8 +211,10 @@ WHERE id = ANY(%(batch_ids)s) AND parent_id IS NOT NULL
 # back (and its outer batches, up to the ones named) waits again with no
 # done job: the done method runs once more, once, when they have finished.
 # A pending done job of such a batch is cancelled (its batch will get a new
-# one). Returns the reopened batches (one with nothing left to run is
-# complete at once).
+# one). A batch that ended failed or cancelled with its done job reopens
+# too, so its done method runs again; the old done job stays as it ended
+# (it is no plain job to requeue: its batch gets a new one). Returns the
+# reopened batches (one with nothing left to run is complete at once).
 REQUEUE_BATCHES = """
 WITH RECURSIVE tree AS (
     SELECT id FROM queue_job WHERE id = ANY(%(batch_ids)s) AND is_batch
@@ -199,11 +227,13 @@ WITH RECURSIVE tree AS (
         date_started = NULL, date_done = NULL
     WHERE job.parent_id IN (SELECT id FROM tree) AND job.is_batch IS NOT TRUE
       AND job.state IN ('failed', 'cancelled')
+      AND (job.model_name, job.method_name) <> (%(done_job_model)s, %(done_job_method)s)
     RETURNING job.parent_id
 ), reopen AS (
     SELECT parent_id AS id FROM requeued
     UNION
-    SELECT id FROM queue_job WHERE id IN (SELECT id FROM tree) AND state = 'cancelled'
+    SELECT id FROM queue_job WHERE id IN (SELECT id FROM tree)
+                               AND state IN ('cancelled', 'failed')
     UNION
     SELECT batch.parent_id FROM queue_job batch JOIN reopen ON batch.id = reopen.id
     WHERE batch.parent_id IN (SELECT id FROM tree)

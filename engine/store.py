@@ -233,33 +233,43 @@ def enqueue_batch(cr, values: dict, ids: Iterable[int], job_size: int,
     return batch_id, children
 
 
+def batch_of_job(cr, job_id: int) -> Optional[int]:
+    """The batch this job belongs to (a batch it starts joins it)."""
+    cr.execute(sql_batch.BATCH_OF_JOB, {'job_id': job_id})
+    row = cr.fetchone()
+    return row[0] if row else None
+
+
 def batches_of_jobs(cr, job_ids: Iterable[int]) -> list:
-    """The batches these jobs belong to."""
+    """The batches these ended jobs may have ended: the batches they belong
+    to, and the batches whose done job they are."""
     cr.execute(sql_batch.BATCHES_OF_JOBS, {'job_ids': list(job_ids)})
     return [row[0] for row in cr.fetchall()]
 
 
-def finish_batches(cr, batch_ids: Optional[Iterable[int]]) -> list:
+def finish_batches(cr, batch_ids: Optional[Iterable[int]], **execute_options) -> list:
     """End the complete batches among ``batch_ids`` (None: all of them):
     enqueue their done method, or mark them done. Run it in a transaction
     that began after the finishing child's committed (see
     sql_batch.LOCK_COMPLETE_BATCHES). Returns the outer batches of the batches that
-    ended done here: they may be complete now, check them next, in a new
-    transaction once this one committed."""
+    ended here (done, failed or cancelled): they may be complete now, check them next, in a new
+    transaction once this one committed. ``execute_options`` go to
+    ``cr.execute`` (the cron passes Odoo's ``log_exceptions=False``: a
+    serialization failure there is expected and handled)."""
     if batch_ids is not None:
         batch_ids = list(batch_ids)
         if not batch_ids:
             return []
-    cr.execute(sql_batch.LOCK_COMPLETE_BATCHES, {'batch_ids': batch_ids})
+    cr.execute(sql_batch.LOCK_COMPLETE_BATCHES, {'batch_ids': batch_ids}, **execute_options)
     locked = [row[0] for row in cr.fetchall()]
     if not locked:
         return []
     cr.execute(sql_batch.FINISH_BATCHES, {
         'batch_ids': locked, 'done_job_model': sql_batch.DONE_JOB_MODEL,
         'done_job_method': sql_batch.DONE_JOB_METHOD,
-        'done_job_max_retries': sql_batch.DONE_JOB_MAX_RETRIES})
-    return sorted({outer for _, outer, done_job, _ in cr.fetchall()
-                   if outer and done_job is None})
+        'done_job_max_retries': sql_batch.DONE_JOB_MAX_RETRIES}, **execute_options)
+    return sorted({outer for _, outer, state, _, _ in cr.fetchall()
+                   if outer and state != 'waiting'})
 
 
 def lock_batch_for_done(cr, batch_id: int, done_job_id: Optional[int]) -> bool:
@@ -292,7 +302,9 @@ def cancel_batches(cr, batch_ids: Iterable[int]) -> list:
 def requeue_batches(cr, batch_ids: Iterable[int]) -> list:
     """Requeue failed and cancelled children (see sql_batch.REQUEUE_BATCHES);
     returns the batches that wait again."""
-    cr.execute(sql_batch.REQUEUE_BATCHES, {'batch_ids': list(batch_ids)})
+    cr.execute(sql_batch.REQUEUE_BATCHES, {
+        'batch_ids': list(batch_ids), 'done_job_model': sql_batch.DONE_JOB_MODEL,
+        'done_job_method': sql_batch.DONE_JOB_METHOD})
     return [row[0] for row in cr.fetchall()]
 
 

@@ -30,7 +30,7 @@ from typing import Callable, Optional, Protocol
 import psycopg2
 import psycopg2.extensions
 
-from . import defaults, sql, store
+from . import batch, defaults, sql, store
 from .exceptions import FailedJobError, RetryableJobError
 from .retry import RetryPolicy
 
@@ -239,8 +239,7 @@ class DatabaseRunner:
                 failed = on_error(cr, error)
         if failed:
             self.report_failed([job.id])
-        if job.parent_id:
-            self.finish_batches(connection, [job.parent_id])
+        self.finish_batches(connection, batch.batches_ended_by(job))
 
     def finish_batches(self, connection, batch_ids) -> None:
         """After a child's transaction committed: if it was the last one,

@@ -174,13 +174,16 @@ class QueueJob(models.Model):
     # A batch (models/queue_job_batch.py) is requeued or cancelled with its
     # jobs; it finishes when they do, so it is never set done or run by hand.
     def requeue(self):
-        """Failed, cancelled or done jobs run again (with full retries)."""
+        """Failed, cancelled or done jobs run again (with full retries). A
+        batch's done job is requeued with its batch: the batch gets a new one."""
         self._check_manager()
-        batches = self.filtered('is_batch')
+        owners = self.search([('done_job_id', 'in', self.ids)])  # of these done jobs
+        done_jobs = owners.mapped('done_job_id')
+        batches = self.filtered('is_batch') | owners
         if batches:
             batches.requeue_batch()
-        return (self - batches)._admin_change(_('requeued'), states.REQUEUE_FROM,
-                                              store.admin_requeue)
+        return (self - batches - done_jobs)._admin_change(_('requeued'), states.REQUEUE_FROM,
+                                                          store.admin_requeue)
 
     def run_now(self):
         """Pending or failed jobs run next: eta now, top priority. The job
@@ -212,11 +215,11 @@ class QueueJob(models.Model):
         return True
 
     def _finish_batches(self):
-        """A job finished by hand may have been the last of its batch: end
-        the batch now rather than at the next run of the cron."""
-        parent_ids = self.mapped('parent_id').ids
-        if parent_ids:
-            self._finish_now(parent_ids)
+        """A job finished by hand may have been the last of its batch, or a
+        batch's done job: end the batch now rather than at the next run of
+        the cron."""
+        if self.ids:
+            self._finish_now(store.batches_of_jobs(self.env.cr, self.ids))
 
     def _refuse_batches(self, what):
         if any(self.mapped('is_batch')):

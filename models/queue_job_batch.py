@@ -53,6 +53,7 @@ class QueueJobBatch(models.Model):
             record.batch_progress = progress.percent if record in batches else 0.0
 
     @api.model
+    @api.returns('self', lambda batch: batch.id)  # over RPC: the batch's id
     def batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
                           job_size=100, job_res_id=None, args=(), kwargs=None,
                           channel=None, priority=None):
@@ -62,7 +63,26 @@ class QueueJobBatch(models.Model):
         ``env[model].with_context(batch_job_id=<batch id>).method(job_res_id)``
         (no argument without job_res_id). Returns the batch (a queue.job;
         its jobs are its child_ids). Called from a job, the batch joins that
-        job's batch, which then waits for it (nested batches)."""
+        job's batch, which then waits for it (nested batches).
+
+        Public, so callable over RPC: refused to portal and public users,
+        and users who are not job managers get the job method's own
+        channel and priority. Python code keeps its choice with
+        ``delay_batch`` (``_batch_execute_job``)."""
+        if self.env.user.share:
+            raise AccessError(_('Portal and public users cannot start batches.'))
+        if not self._is_manager():
+            channel = priority = None
+        return self._batch_execute_job(
+            model_name, method_name, record_ids, done_method=done_method, job_size=job_size,
+            job_res_id=job_res_id, args=args, kwargs=kwargs, channel=channel, priority=priority)
+
+    @api.model
+    def _batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
+                           job_size=100, job_res_id=None, args=(), kwargs=None,
+                           channel=None, priority=None):
+        """batch_execute_job for Python code (delay_batch): unreachable over
+        RPC, so the caller's channel and priority hold."""
         return batch_service.execute(
             self.env, model_name, method_name, record_ids, done_method=done_method,
             job_size=job_size, job_res_id=job_res_id, args=args, kwargs=kwargs,
@@ -99,10 +119,12 @@ class QueueJobBatch(models.Model):
         return batches
 
     def _finish_now(self, batch_ids):
-        """End the batches this transaction may have completed. It misses
-        one that another transaction completes meanwhile (never enqueues a
-        done method twice); the cron catches those (sql_batch.LOCK_COMPLETE_BATCHES)."""
-        store.finish_batches(self.env.cr, batch_ids)
+        """End the batches this transaction may have completed, then the
+        batches around them. It misses one that another transaction
+        completes meanwhile (never enqueues a done method twice); the cron
+        catches those (sql_batch.LOCK_COMPLETE_BATCHES)."""
+        while batch_ids:
+            batch_ids = store.finish_batches(self.env.cr, batch_ids)
 
     @job(max_retries=sql_batch.DONE_JOB_MAX_RETRIES)
     def _run_batch_done_method(self):
@@ -130,7 +152,8 @@ class QueueJobBatch(models.Model):
         while True:
             try:
                 with self.env.cr.savepoint():
-                    batch_ids = store.finish_batches(self.env.cr, batch_ids)
+                    batch_ids = store.finish_batches(self.env.cr, batch_ids,
+                                                     log_exceptions=False)
             except psycopg2.extensions.TransactionRollbackError:
                 # a worker finished one of them since this transaction began
                 _logger.info('batches finished concurrently; the next run checks again')

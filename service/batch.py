@@ -29,9 +29,8 @@ def execute(env, model_name, method_name, record_ids, done_method=None, job_size
     args, kwargs = tuple(args or ()), dict(kwargs or {})
     values = enqueue.job_values(model, job_method, args, kwargs,
                                 {'channel': channel, 'priority': priority})
-    outer = store.batches_of_jobs(env.cr, [env.context['background_job_id']]) \
-        if env.context.get('background_job_id') else []
-    values['parent_id'] = outer[0] if outer else None
+    values['parent_id'] = store.batch_of_job(env.cr, env.context['background_job_id']) \
+        if env.context.get('background_job_id') else None
     name = '%s (batch of %d records, %d per job)' % (values['name'], len(ids), job_size)
     if enqueue.run_now(env):
         return _run_immediately(env, job_method, model, ids, values, name, done_method,

@@ -141,3 +141,21 @@ class TestRpcSecurity(unittest.TestCase):
                                        (self.user_job_to_cancel,))[0][0], 'cancelled')
         self.assertEqual(self.db.query('SELECT state FROM queue_job WHERE id = %s',
                                        (self.admin_job,))[0][0], 'pending')
+
+    def test_portal_users_cannot_start_batches_and_users_get_the_job_methods_channel(self):
+        with self.db.env() as env:
+            portal_id = self._user(env, 'jq_portal', [env.ref('base.group_portal').id]).id
+        portal = JsonRpcSession(self.server, 'jq_portal', 'jq_portal')
+        call = ['background.job.test.record', 'narrow_channel', [self.record_id]]
+        forged = {'args': ['rpc-batch', 0], 'channel': 'root.forged', 'priority': -5}
+        error = portal.call_kw_error('queue.job', 'batch_execute_job', call, forged)
+        self.assertEqual(error.name, ACCESS_ERROR)
+        self.assertEqual(self.db.query('SELECT count(*) FROM queue_job WHERE user_id = %s',
+                                       (portal_id,))[0][0], 0)
+        # narrow_channel is @job(channel='root.narrow'), default priority 10
+        for login, expected in (('jq_user', ('root.narrow', 10)),
+                                ('jq_manager', ('root.forged', -5))):
+            batch_id = self.sessions[login].call_kw('queue.job', 'batch_execute_job', call, forged)
+            rows = self.db.query('SELECT DISTINCT channel, priority FROM queue_job '
+                                 'WHERE id = %s OR parent_id = %s', (batch_id, batch_id))
+            self.assertEqual(rows, [expected], login)

@@ -155,3 +155,10 @@ class TestRecordBatch(models.Model):
         if done_job.retry == 0:
             raise RetryableJobError('done method not ready yet', seconds=1)
         return self.batch_done(res_id)
+
+    def batch_done_strict(self, res_id):
+        """Done method that fails for good while its record's value is
+        negative; then logs as batch_done."""
+        if self.browse(res_id).value < 0:
+            raise FailedJobError('done method of record %s fails on purpose' % res_id)
+        return self.batch_done(res_id)
