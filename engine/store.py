@@ -5,11 +5,23 @@ transaction (the worker loop, or the Odoo request that calls delay()).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
+import logging
 import weakref
 from typing import Iterable, Optional
 
+import psycopg2
+import psycopg2.extensions
+
 from . import sql, sql_admin, sql_batch
+
+_logger = logging.getLogger(__name__)
+
+# How often a statement that sets jobs back to pending is tried before it is
+# given up (or run row by row): see sql.SUPERSEDING_JOB.
+REQUEUE_ATTEMPTS = 3
 
 
 class ChannelFull(Exception):
@@ -151,24 +163,87 @@ def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
                 count_retry: bool, exec_time: float, exc_type: str,
                 exc_message: str, exc_info: str) -> bool:
     """Record a failure: back to pending after ``delay`` seconds when
-    ``retry``, else failed for good. False if the job was not ours anymore."""
-    cr.execute(sql.MARK_FAILED, {
+    ``retry`` (cancelled if another job took its identity_key meanwhile),
+    else failed for good. False if the job was not ours anymore, or could
+    not be recorded (logged; the reaper requeues it later)."""
+    return _requeue(cr, sql.MARK_FAILED, {
         'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
         'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
         'exec_time': exec_time, 'exc_type': exc_type, 'exc_message': exc_message,
-        'exc_info': exc_info})
-    return cr.rowcount == 1
+        'exc_info': exc_info}, job_id) == 1
 
 
 def release(cr, job_id: int, worker_id: int) -> None:
-    cr.execute(sql.RELEASE, {'id': job_id, 'worker_id': worker_id})
+    _requeue(cr, sql.RELEASE, {'id': job_id, 'worker_id': worker_id}, job_id)
 
 
 def requeue_orphans(cr, dead_after: float, dead_worker_ids: Iterable[int] = ()) -> list:
-    """Requeue (or fail) jobs whose worker died; returns [(id, new state)]."""
-    cr.execute(sql.REQUEUE_ORPHANS, {'dead_after': float(dead_after),
-                                     'dead_worker_ids': list(dead_worker_ids)})
-    return cr.fetchall()
+    """Requeue (or fail) jobs whose worker died; returns [(id, new state)].
+    A job that cannot be requeued is logged and left for the next pass:
+    it never keeps the others from being requeued."""
+    params = {'dead_after': float(dead_after), 'dead_worker_ids': list(dead_worker_ids),
+              'job_ids': None}
+    rows = _requeue(cr, sql.REQUEUE_ORPHANS, params, 'orphans')
+    if rows is not None:
+        return rows
+    cr.execute(sql.LIST_ORPHANS, params)
+    return _requeue_each(cr, sql.REQUEUE_ORPHANS, params, 'job_ids',
+                         [row[0] for row in cr.fetchall()])
+
+
+# Errors of one bad row (a constraint, a value), not of the connection or
+# of a conflict between transactions (OperationalError): those go up.
+_ROW_ERRORS = (psycopg2.IntegrityError, psycopg2.DataError, psycopg2.InternalError,
+               psycopg2.ProgrammingError)
+_savepoint_names = itertools.count(1)
+
+
+@contextlib.contextmanager
+def _subtransaction(cr):
+    """A savepoint inside a transaction; on an autocommit connection outside
+    one, nothing (each statement is a transaction of its own there)."""
+    connection = cr.connection
+    if connection.autocommit and (connection.get_transaction_status()
+                                  == psycopg2.extensions.TRANSACTION_STATUS_IDLE):
+        yield
+        return
+    name = 'background_job_%d' % next(_savepoint_names)
+    cr.execute('SAVEPOINT ' + name)
+    try:
+        yield
+    except BaseException:
+        cr.execute('ROLLBACK TO SAVEPOINT ' + name)
+        raise
+    cr.execute('RELEASE SAVEPOINT ' + name)
+
+
+def _requeue(cr, statement: str, params: dict, what):
+    """Run a statement that may set jobs back to pending (see
+    sql.SUPERSEDING_JOB): its rows, or its row count when it returns none;
+    None if it kept failing on a bad row (logged)."""
+    for attempt in range(1, REQUEUE_ATTEMPTS + 1):
+        try:
+            with _subtransaction(cr):
+                cr.execute(statement, params)
+                return cr.fetchall() if cr.description else cr.rowcount
+        except _ROW_ERRORS as error:
+            _logger.warning('job(s) %s: attempt %d of %d failed: %s',
+                            what, attempt, REQUEUE_ATTEMPTS, error)
+    return None
+
+
+def _requeue_each(cr, statement: str, params: dict, ids_key: str, ids: list) -> list:
+    """Run ``statement`` for each of ``ids`` on its own: each sees the ones
+    before (a second job with the same identity_key is superseded by the
+    first), and a bad row is logged and skipped."""
+    rows = []
+    for job_id in ids:
+        result = _requeue(cr, statement, dict(params, **{ids_key: [job_id]}), job_id)
+        if result is None:
+            _logger.error('job %s could not be requeued; it is left as it is', job_id)
+        else:
+            rows += result
+    return rows
 
 
 def register_worker(cr, uuid: str, host: str, pid: int, threads: int) -> int:
@@ -289,11 +364,16 @@ def requeue_batches(cr, batch_ids: Iterable[int]) -> list:
 # -- admin actions -------------------------------------------------------------
 def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
                   top_priority: bool = False) -> list:
-    """Requeue the jobs that are in ``from_states`` and not locked; wakes the
-    workers on commit. Returns the ids changed."""
-    cr.execute(sql_admin.ADMIN_REQUEUE, {'ids': list(job_ids), 'from_states': list(from_states),
-                                   'top_priority': top_priority})
-    return [row[0] for row in cr.fetchall()]
+    """Requeue the jobs that are in ``from_states`` and not locked (under the
+    supersede rule, sql.back_to_pending); wakes the workers on commit.
+    Returns the ids changed; a job that cannot be requeued is logged and
+    left out."""
+    params = {'ids': list(job_ids), 'from_states': list(from_states),
+              'top_priority': top_priority}
+    rows = _requeue(cr, sql_admin.ADMIN_REQUEUE, params, 'requeue')
+    if rows is None:
+        rows = _requeue_each(cr, sql_admin.ADMIN_REQUEUE, params, 'ids', params['ids'])
+    return [row[0] for row in rows]
 
 
 def admin_cancel(cr, job_ids: Iterable[int], from_states: Iterable[str]) -> list:

@@ -155,3 +155,14 @@ class TestRecordBatch(models.Model):
         if done_job.retry == 0:
             raise RetryableJobError('done method not ready yet', seconds=1)
         return self.batch_done(res_id)
+
+
+class TestRecordWorker(models.Model):
+    """Jobs of the worker-loop tests (tests/test_supersede.py)."""
+    _inherit = 'background.job.test.record'
+
+    @job(max_retries=3, retry_pattern={1: 1})
+    def sleep_then_fail(self, marker, seconds):
+        """Runs ``seconds``, then fails (and is retried)."""
+        time.sleep(seconds)
+        raise ValueError('%s failed after %ss' % (marker, seconds))
