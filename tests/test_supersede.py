@@ -82,9 +82,9 @@ class TestSupersede(WorkerCase):
                       (orphans['taken'],))
         self.db.query("UPDATE queue_job SET identity_key = 'key-T' WHERE id = ANY(%s)",
                       ([orphans['twin-1'], orphans['twin-2']],))
-        with running(self.db.runner(threads=1)):
-            self.wait_state(orphans['plain'], {'done'}, timeout=30)
-            self.wait_state(orphans['twin-1'], {'done'}, timeout=30)
+        with running(self.db.runner(threads=0)):  # the reaper alone
+            self.wait_state(orphans['plain'], {'pending'}, timeout=30)
+            self.wait_state(orphans['twin-1'], {'pending'}, timeout=30)
             taken = self.wait_state(orphans['taken'], {'cancelled'}, timeout=30)
             twin = self.wait_state(orphans['twin-2'], {'cancelled'}, timeout=30)
         self.assertEqual(taken['exc_message'], 'superseded by job %d' % holder)
