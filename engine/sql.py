@@ -267,12 +267,31 @@ UPDATE queue_job_worker SET last_beat = {now} WHERE id = %(worker_id)s
 """.format(now=NOW_UTC)
 
 # A stopped worker keeps its row (jobs reference it: deleting it would erase
-# who ran them); the cleanup cron removes old stopped rows.
+# who ran them); PURGE_WORKERS removes it once no job refers to it.
 UNREGISTER_WORKER = """
 UPDATE queue_job_worker SET date_stopped = {now} WHERE id = %(worker_id)s
 """.format(now=NOW_UTC)
 
-LOCAL_WORKERS = "SELECT id, pid FROM queue_job_worker WHERE host = %(host)s AND id <> %(worker_id)s"
+# The reaper checks whether the processes of this host's workers still
+# exist: only the workers that have started jobs matter, found from those
+# jobs (partial index queue_job_started_idx), never every historical row.
+LOCAL_WORKERS = """
+SELECT DISTINCT worker.id, worker.pid
+FROM queue_job job JOIN queue_job_worker worker ON worker.id = job.worker_id
+WHERE job.state = 'started' AND worker.host = %(host)s AND worker.id <> %(worker_id)s
+"""
+
+# The cleanup cron: rows of workers stopped or silent for ``days`` days that
+# no job refers to any more (done and cancelled jobs are purged after the
+# same number of days; failed jobs keep their worker's row). One anti-join
+# over queue_job.worker_id, once a day: no index on it for the claims to
+# maintain.
+PURGE_WORKERS = """
+DELETE FROM queue_job_worker worker
+WHERE COALESCE(worker.date_stopped, worker.last_beat, worker.date_started)
+      < {now} - make_interval(days => %(days)s)
+  AND NOT EXISTS (SELECT 1 FROM queue_job job WHERE job.worker_id = worker.id)
+""".format(now=NOW_UTC)
 
 # Config-file channel capacities become rows the first time; after that the
 # row (edited by admins) wins.

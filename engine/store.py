@@ -263,9 +263,15 @@ def unregister_worker(cr, worker_id: int) -> None:
 
 
 def local_workers(cr, host: str, worker_id: int) -> list:
-    """[(id, pid)] of the other workers registered from this host."""
+    """[(id, pid)] of the other workers of this host that have started jobs."""
     cr.execute(sql.LOCAL_WORKERS, {'host': host, 'worker_id': worker_id})
     return cr.fetchall()
+
+
+def purge_workers(cr, days: int) -> int:
+    """Remove rows of workers gone for ``days`` days that no job refers to."""
+    cr.execute(sql.PURGE_WORKERS, {'days': days})
+    return cr.rowcount
 
 
 def ensure_channels(cr, capacities: dict) -> None:

@@ -44,6 +44,7 @@ class Settings:
     reap_interval: float = defaults.REAP_INTERVAL
     poll_interval: float = defaults.POLL_INTERVAL
     timeout: int = defaults.TIMEOUT
+    backoff_reset: float = defaults.BACKOFF_RESET
     channels: dict = field(default_factory=lambda: dict(defaults.CHANNELS))
 
 
@@ -146,9 +147,11 @@ class DatabaseRunner:
         return thread
 
     def _guarded(self, loop) -> None:
-        """Run a loop forever; a lost connection is retried with backoff."""
+        """Run a loop forever; a lost connection is retried with backoff,
+        which starts again from 1 s once a loop ran fine for a while."""
         backoff = 1
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 loop()
                 return
@@ -157,6 +160,8 @@ class DatabaseRunner:
                                 'retrying in %ss', self.dbname, backoff, exc_info=True)
             except Exception:
                 _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            if time.monotonic() - started >= self.settings.backoff_reset:
+                backoff = 1
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
 
