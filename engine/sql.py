@@ -71,13 +71,15 @@ WHERE identity_key = %(identity_key)s AND state IN ('waiting', 'pending')
 # full-channel filter works on the statement's snapshot, so two concurrent
 # claims may both see one free slot: CAPACITY_CHECK settles that race for
 # channels that have a capacity. It returns the channel's capacity for that.
-CLAIM_TEMPLATE = """
-WITH full_channel AS (
+FULL_CHANNELS = """
     -- only channels with a capacity are counted: no work when none has one
     SELECT c.name FROM queue_job_channel c
     WHERE c.capacity > 0
       AND (SELECT count(*) FROM queue_job running
-           WHERE running.state = 'started' AND running.channel = c.name) >= c.capacity
+           WHERE running.state = 'started' AND running.channel = c.name) >= c.capacity"""
+
+CLAIM_TEMPLATE = """
+WITH full_channel AS (""" + FULL_CHANNELS + """
 ), next_job AS (
     SELECT id FROM queue_job
     WHERE state = 'pending' AND eta <= {now}
@@ -300,9 +302,15 @@ INSERT INTO queue_job_channel (name, capacity) VALUES (%(name)s, %(capacity)s)
 ON CONFLICT (name) DO NOTHING
 """
 
+# How long an idle worker may sleep: until the next eta among the jobs it
+# could claim. Jobs of full channels are left out: their eta has passed, so
+# counting them would make idle threads claim and ask again at once, in a
+# loop. A freed slot wakes the runner's threads (worker.py); other servers
+# see it at their next poll.
 NEXT_ETA = """
-SELECT extract(epoch FROM min(eta) - {now}) FROM queue_job WHERE state = 'pending'
-""".format(now=NOW_UTC)
+SELECT extract(epoch FROM min(eta) - {now}) FROM queue_job
+WHERE state = 'pending' AND channel NOT IN ({full_channels})
+""".format(now=NOW_UTC, full_channels=FULL_CHANNELS)
 
 PURGE_FINISHED = """
 DELETE FROM queue_job

@@ -46,6 +46,7 @@ class ClaimedJob:
     max_retries: int
     timeout: int
     parent_id: Optional[int] = None  # the batch the job belongs to
+    capacity: Optional[int] = None  # of the job's channel when claimed (0/None: no limit)
 
 
 # cursor -> the enqueue statement to use on it (sql.PREPARE_ENQUEUE)
@@ -100,7 +101,7 @@ def claim_unlimited(cr, worker_id: int) -> Optional[ClaimedJob]:
     statement (``cr`` on an autocommit connection); see sql.CLAIM_UNLIMITED."""
     cr.execute(sql.CLAIM_UNLIMITED, {'worker_id': worker_id})
     row = cr.fetchone()
-    return ClaimedJob(*row[:-1]) if row else None
+    return ClaimedJob(*row) if row else None
 
 
 def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
@@ -117,8 +118,8 @@ def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
     if row is None:
         cr.execute('COMMIT')
         return None
-    *fields, capacity = row
-    job = ClaimedJob(*fields)
+    job = ClaimedJob(*row)
+    capacity = job.capacity
     if capacity:
         cr.execute(sql.CAPACITY_CHECK, {'channel': job.channel})
         if cr.fetchone()[0] > capacity:

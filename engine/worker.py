@@ -111,6 +111,7 @@ class DatabaseRunner:
         # capacity, so claims are checked
         self.limited_channels = True
         self.threads: list = []
+        self.claims = 0  # claims tried, all threads (tests and monitoring read it)
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -197,11 +198,14 @@ class DatabaseRunner:
                         store.release(cr, job.id, self.worker_id)
                 else:
                     self.perform_job(connection, job)
+                    if job.capacity:
+                        self.wakeup.notify()  # a slot of a limited channel is free again
         finally:
             connection.close()
             self.executor.close_thread()
 
     def claim(self, connection) -> Optional[store.ClaimedJob]:
+        self.claims += 1
         with connection.cursor() as cr:
             if self.limited_channels:
                 return store.claim(cr, self.worker_id)
