@@ -10,11 +10,9 @@ HEARTBEAT_INTERVAL = 5
 REAP_INTERVAL = 5
 # Seconds a job thread stays connected without work; then it closes its
 # two connections until work comes (an idle database costs one connection
-# per process: the control thread's).
+# per process: the control thread's). It wakes on a notification, or when
+# the control thread's poll (POLL_INTERVAL) finds work it could claim.
 IDLE_CLOSE = 10
-# A job thread without connections wakes on a notification, or when the
-# control thread's poll (POLL_INTERVAL) finds work; this is a safety net.
-DISCONNECTED_WAIT = 60
 # Idle workers wake on NOTIFY within milliseconds; this poll only catches
 # jobs whose eta passed, and notifications lost with a broken connection.
 POLL_INTERVAL = 2.0

@@ -90,7 +90,7 @@ class Wakeup:
             self._generation += 1
             self._condition.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> None:
+    def wait(self, seen: int, timeout: Optional[float]) -> None:
         with self._condition:
             self._condition.wait_for(lambda: self._generation != seen, timeout)
 
@@ -114,8 +114,8 @@ class DatabaseRunner:
         self.limited_channels = True
         self.threads: list = []
         self.claims = 0  # claims tried, all threads (tests and monitoring read it)
-        # job threads that hold a connection; while none does, the control
-        # thread polls for work in their place (_poll_for_idle_threads)
+        # job threads that hold a connection; for the others, the control
+        # thread polls for work (_poll_for_idle_threads)
         self._connected = 0
         self._connected_lock = threading.Lock()
 
@@ -205,7 +205,7 @@ class DatabaseRunner:
                     if time.monotonic() - idle_since >= self.settings.idle_close:
                         self._disconnect(connection)
                         connection = None
-                        wait = max(wait, defaults.DISCONNECTED_WAIT)  # the control thread polls
+                        wait = None  # until woken: the control thread polls meanwhile
                     self.wakeup.wait(seen, wait)
                     continue
                 if self.stopping.is_set():
@@ -337,10 +337,11 @@ class DatabaseRunner:
             connection.close()
 
     def _poll_for_idle_threads(self, cr) -> None:
-        """While every job thread has closed its connection, look for work
+        """While job threads have closed their connections, look for work
         they would not hear of (an eta passed, a slot freed on another
-        server) on this connection, and wake them when there is some."""
-        if self._connected == 0 and self.settings.threads > 0:
+        server, more than the connected threads take) on this connection,
+        and wake them when there is some."""
+        if self._connected < self.settings.threads:
             next_eta = store.seconds_to_next_eta(cr)
             if next_eta is not None and next_eta <= 0:
                 self.wakeup.notify()
