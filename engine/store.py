@@ -184,7 +184,7 @@ def requeue_orphans(cr, dead_after: float, dead_worker_ids: Iterable[int] = ()) 
     it never keeps the others from being requeued."""
     params = {'dead_after': float(dead_after), 'dead_worker_ids': list(dead_worker_ids),
               'job_ids': None}
-    rows = _requeue(cr, sql.REQUEUE_ORPHANS, params, 'orphans')
+    rows = _requeue(cr, sql.REQUEUE_ORPHANS, params, 'orphans', attempts=1)
     if rows is not None:
         return rows
     cr.execute(sql.LIST_ORPHANS, params)
@@ -218,18 +218,19 @@ def _subtransaction(cr):
     cr.execute('RELEASE SAVEPOINT ' + name)
 
 
-def _requeue(cr, statement: str, params: dict, what):
+def _requeue(cr, statement: str, params: dict, what, attempts: int = REQUEUE_ATTEMPTS):
     """Run a statement that may set jobs back to pending (see
     sql.SUPERSEDING_JOB): its rows, or its row count when it returns none;
-    None if it kept failing on a bad row (logged)."""
-    for attempt in range(1, REQUEUE_ATTEMPTS + 1):
+    None if it kept failing on a bad row (logged). Statements on many rows
+    are tried once: then row by row (_requeue_each)."""
+    for attempt in range(1, attempts + 1):
         try:
             with _subtransaction(cr):
                 cr.execute(statement, params)
                 return cr.fetchall() if cr.description else cr.rowcount
         except _ROW_ERRORS as error:
             _logger.warning('job(s) %s: attempt %d of %d failed: %s',
-                            what, attempt, REQUEUE_ATTEMPTS, error)
+                            what, attempt, attempts, error)
     return None
 
 
@@ -377,7 +378,7 @@ def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
     left out."""
     params = {'ids': list(job_ids), 'from_states': list(from_states),
               'top_priority': top_priority}
-    rows = _requeue(cr, sql_admin.ADMIN_REQUEUE, params, 'requeue')
+    rows = _requeue(cr, sql_admin.ADMIN_REQUEUE, params, 'requeue', attempts=1)
     if rows is None:
         rows = _requeue_each(cr, sql_admin.ADMIN_REQUEUE, params, 'ids', params['ids'])
     return [row[0] for row in rows]

@@ -4,6 +4,8 @@ such conflict stops the reaper, a job thread or an admin action."""
 import logging
 import os
 import socket
+import threading
+import time
 
 from odoo.addons.background_job.engine import store
 from odoo.addons.background_job.engine.worker import transaction
@@ -125,3 +127,34 @@ class TestSupersede(WorkerCase):
         self.assertEqual(self.job(twins[0])['state'], 'pending')
         self.assertEqual((self.job(twins[1])['state'], self.job(twins[1])['exc_message']),
                          ('cancelled', 'superseded by job %d' % twins[0]))
+
+    def test_a_requeue_racing_an_uncommitted_delay_of_its_key_supersedes_instead_of_failing(self):
+        worker = self.db.query("INSERT INTO queue_job_worker (uuid, host, pid, threads, "
+                               "last_beat) VALUES ('race', %s, %s, 1, now()) RETURNING id",
+                               (socket.gethostname(), os.getpid()))[0][0]
+        job_a = self.delay('log_run', 'released', identity_key='key-X')
+        self.db.query("UPDATE queue_job SET state = 'started', worker_id = %s WHERE id = %s",
+                      (worker, job_a))
+        delayed, release_waits, outcome = threading.Event(), threading.Event(), {}
+
+        def delay_b():  # its transaction stays open until the release waits on it
+            with self.db.env() as env:
+                outcome['b'] = self.make_record(env).with_delay(
+                    identity_key='key-X', eta=3600).log_run('holder').id
+                delayed.set()
+                release_waits.wait(30)
+                time.sleep(0.5)
+        thread = threading.Thread(target=delay_b)
+        thread.start()
+        self.addCleanup(thread.join, 30)
+        self.assertTrue(delayed.wait(30))
+        connection = connect(self.db.name)
+        connection.autocommit = True
+        self.addCleanup(connection.close)
+        release_waits.set()
+        with transaction(connection) as cr:  # waits for delay_b's commit, then retries
+            store.release(cr, job_a, worker)
+        thread.join(30)
+        a = self.job(job_a)
+        self.assertEqual((a['state'], a['exc_message']),
+                         ('cancelled', 'superseded by job %d' % outcome['b']))
