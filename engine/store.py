@@ -192,10 +192,9 @@ def requeue_orphans(cr, dead_after: float, dead_worker_ids: Iterable[int] = ()) 
                          [row[0] for row in cr.fetchall()])
 
 
-# Errors of one bad row (a constraint, a value), not of the connection or
-# of a conflict between transactions (OperationalError): those go up.
-_ROW_ERRORS = (psycopg2.IntegrityError, psycopg2.DataError, psycopg2.InternalError,
-               psycopg2.ProgrammingError)
+# Errors of one bad row (a constraint, a value); the others (the
+# connection, a conflict between transactions, a bug) go up.
+_ROW_ERRORS = (psycopg2.IntegrityError, psycopg2.DataError)
 _savepoint_names = itertools.count(1)
 
 

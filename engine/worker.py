@@ -224,13 +224,9 @@ class DatabaseRunner:
         # autocommit, so that a claim costs two round trips (store.claim);
         # everything else on it runs in explicit transactions (transaction())
         connection = self.connect()
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cr:
-                store.prepare_claim(cr)
-        except BaseException:
-            connection.close()
-            raise
+        connection.autocommit = True
+        with connection.cursor() as cr:
+            store.prepare_claim(cr)
         with self._connected_lock:
             self._connected += 1
         return connection
