@@ -11,7 +11,7 @@ from odoo.addons.background_job.engine import store
 from odoo.addons.background_job.engine.worker import transaction
 from odoo.addons.background_job.service.server import connect
 
-from .common import running, wait_for
+from .common import running
 from .test_worker import WorkerCase
 
 

@@ -1,7 +1,6 @@
 """Worker rows and the worker loop's restarts: old rows are purged, the
 reaper only checks the workers that matter, and a loop that ran fine for a
 while restarts quickly after a lost connection."""
-import os
 import socket
 import time
 
