@@ -8,9 +8,17 @@ THREADS = 4
 DEAD_AFTER = 30
 HEARTBEAT_INTERVAL = 5
 REAP_INTERVAL = 5
+# Seconds a job thread stays connected without work; then it closes its
+# two connections until work comes (an idle database costs one connection
+# per process: the control thread's). It wakes on a notification, or when
+# the control thread's poll (POLL_INTERVAL) finds work it could claim.
+IDLE_CLOSE = 10
 # Idle workers wake on NOTIFY within milliseconds; this poll only catches
 # jobs whose eta passed, and notifications lost with a broken connection.
 POLL_INTERVAL = 2.0
+# A worker loop that lost its connection restarts after 1, 2, 4 ... 30 s;
+# one that ran this many seconds since its last restart starts again at 1 s.
+BACKOFF_RESET = 60
 # Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
 TIMEOUT = 3600
 # Channel capacities applied when a channel has no row yet; 0: no limit

@@ -71,13 +71,15 @@ WHERE identity_key = %(identity_key)s AND state IN ('waiting', 'pending')
 # full-channel filter works on the statement's snapshot, so two concurrent
 # claims may both see one free slot: CAPACITY_CHECK settles that race for
 # channels that have a capacity. It returns the channel's capacity for that.
-CLAIM_TEMPLATE = """
-WITH full_channel AS (
+FULL_CHANNELS = """
     -- only channels with a capacity are counted: no work when none has one
     SELECT c.name FROM queue_job_channel c
     WHERE c.capacity > 0
       AND (SELECT count(*) FROM queue_job running
-           WHERE running.state = 'started' AND running.channel = c.name) >= c.capacity
+           WHERE running.state = 'started' AND running.channel = c.name) >= c.capacity"""
+
+CLAIM_TEMPLATE = """
+WITH full_channel AS (""" + FULL_CHANNELS + """
 ), next_job AS (
     SELECT id FROM queue_job
     WHERE state = 'pending' AND eta <= {now}
@@ -185,26 +187,55 @@ UPDATE queue_job SET date_started = date_created, date_done = date_created,
 WHERE id = %(id)s
 """
 
+# The supersede rule, shared by every statement that sets a job back to
+# pending (here, engine/sql_admin.py, engine/sql_batch.py): identity_key is
+# unique among waiting and pending jobs, and while a job ran another job
+# may have taken its key (delay() inserts it). The job then ends instead,
+# cancelled, "superseded by job N": the other job does the same work.
+# SUPERSEDING_JOB names that other job, read with the statement's snapshot
+# (the partial unique index finds it). A concurrent delay() not yet
+# committed is not seen: the update then fails with a unique violation once
+# that delay() commits, and store.py runs it again (READ COMMITTED: the next
+# try sees that job), row by row if need be.
+SUPERSEDING_JOB = """(SELECT other.id FROM queue_job other
+ WHERE other.identity_key = job.identity_key AND other.state IN ('waiting', 'pending')
+   AND other.id <> job.id ORDER BY other.id LIMIT 1)"""
+
+
+def back_to_pending(pending: str = 'TRUE', otherwise: str = "'failed'",
+                    exc_message: str = 'job.exc_message') -> str:
+    """The SET items state, date_done, exc_message and worker_id of a
+    statement that sets ``queue_job job`` back to pending where the SQL
+    condition ``pending`` holds (else to the state ``otherwise``, ended),
+    under the supersede rule; ``exc_message`` for a job not superseded."""
+    return """state = CASE WHEN NOT ({pending}) THEN {otherwise}
+                 WHEN {other} IS NULL THEN 'pending' ELSE 'cancelled' END,
+    date_done = CASE WHEN ({pending}) AND {other} IS NULL THEN NULL ELSE {now} END,
+    exc_message = CASE WHEN ({pending}) AND {other} IS NOT NULL
+                       THEN 'superseded by job ' || {other} ELSE {exc_message} END,
+    worker_id = NULL""".format(pending=pending, otherwise=otherwise, other=SUPERSEDING_JOB,
+                               now=NOW_UTC, exc_message=exc_message)
+
+
 # Record the error and either schedule the retry (state pending, eta in the
 # future) or fail: in the job's own transaction, once its work was rolled
 # back to just after its row lock (so the reaper cannot requeue the job
 # before its error is recorded), else in a new one (that connection lost).
 # The state/worker guard makes a late report from a requeued job a no-op.
 MARK_FAILED = """
-UPDATE queue_job
-SET state = %(state)s, retry = retry + %(retry_increment)s,
+UPDATE queue_job job
+SET {back_to_pending}, retry = retry + %(retry_increment)s,
     eta = {now} + make_interval(secs => %(delay)s),
-    date_done = CASE WHEN %(state)s = 'failed' THEN {now} END,
-    exec_time = %(exec_time)s, worker_id = NULL,
-    exc_type = %(exc_type)s, exc_message = %(exc_message)s, exc_info = %(exc_info)s
+    exec_time = %(exec_time)s, exc_type = %(exc_type)s, exc_info = %(exc_info)s
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(now=NOW_UTC)
+""".format(now=NOW_UTC, back_to_pending=back_to_pending(
+    pending="%(state)s = 'pending'", otherwise='%(state)s', exc_message='%(exc_message)s'))
 
 # A job was not run after all (the runner is stopping): give it back.
 RELEASE = """
-UPDATE queue_job SET state = 'pending', worker_id = NULL, date_started = NULL
+UPDATE queue_job job SET {back_to_pending}, date_started = NULL
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-"""
+""".format(back_to_pending=back_to_pending())
 
 # Orphaned jobs are requeued, counted as a retry, or failed when out of
 # retries. A running job's row is locked by its transaction, so SKIP LOCKED
@@ -213,26 +244,36 @@ WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
 # worker died, or could not even record the job's failure). Jobs of a
 # worker known to be dead (a local process that no longer exists, a worker
 # row gone, no heartbeat for dead_after) are requeued without that wait.
+ORPHAN_CONDITION = """job.state = 'started'
+      AND (worker.id IS NULL OR worker.id = ANY(%(dead_worker_ids)s)
+           OR worker.last_beat < {now} - make_interval(secs => %(dead_after)s)
+           OR job.date_started < {now} - make_interval(secs => %(dead_after)s))""".format(now=NOW_UTC)
+
+# ``job_ids``: NULL, or only these jobs (store.py's row-by-row fallback).
 REQUEUE_ORPHANS = """
 WITH orphan AS (
     SELECT job.id FROM queue_job job
     LEFT JOIN queue_job_worker worker ON worker.id = job.worker_id
-    WHERE job.state = 'started'
-      AND (worker.id IS NULL OR worker.id = ANY(%(dead_worker_ids)s)
-           OR worker.last_beat < {now} - make_interval(secs => %(dead_after)s)
-           OR job.date_started < {now} - make_interval(secs => %(dead_after)s))
+    WHERE {orphan}
+      AND (%(job_ids)s::integer[] IS NULL OR job.id = ANY(%(job_ids)s::integer[]))
     FOR NO KEY UPDATE OF job SKIP LOCKED
 )
 UPDATE queue_job job
-SET state = CASE WHEN job.retry < job.max_retries THEN 'pending' ELSE 'failed' END,
-    retry = job.retry + 1, worker_id = NULL, eta = {now},
-    date_done = CASE WHEN job.retry < job.max_retries THEN NULL ELSE {now} END,
-    exc_type = 'WorkerDied',
-    exc_message = 'The worker running this job stopped (killed or lost) before it finished.'
+SET {back_to_pending}, retry = job.retry + 1, eta = {now}, exc_type = 'WorkerDied'
 FROM orphan
 WHERE job.id = orphan.id
 RETURNING job.id, job.state
-""".format(now=NOW_UTC)
+""".format(now=NOW_UTC, orphan=ORPHAN_CONDITION, back_to_pending=back_to_pending(
+    pending='job.retry < job.max_retries',
+    exc_message="'The worker running this job stopped (killed or lost) before it finished.'"))
+
+# The candidate orphans, for the row-by-row fallback (which skips locked rows).
+LIST_ORPHANS = """
+SELECT job.id FROM queue_job job
+LEFT JOIN queue_job_worker worker ON worker.id = job.worker_id
+WHERE {orphan}
+ORDER BY job.id
+""".format(orphan=ORPHAN_CONDITION)
 
 REGISTER_WORKER = """
 INSERT INTO queue_job_worker (uuid, host, pid, threads, date_started, last_beat)
@@ -245,12 +286,31 @@ UPDATE queue_job_worker SET last_beat = {now} WHERE id = %(worker_id)s
 """.format(now=NOW_UTC)
 
 # A stopped worker keeps its row (jobs reference it: deleting it would erase
-# who ran them); the cleanup cron removes old stopped rows.
+# who ran them); PURGE_WORKERS removes it once no job refers to it.
 UNREGISTER_WORKER = """
 UPDATE queue_job_worker SET date_stopped = {now} WHERE id = %(worker_id)s
 """.format(now=NOW_UTC)
 
-LOCAL_WORKERS = "SELECT id, pid FROM queue_job_worker WHERE host = %(host)s AND id <> %(worker_id)s"
+# The reaper checks whether the processes of this host's workers still
+# exist: only the workers that have started jobs matter, found from those
+# jobs (partial index queue_job_started_idx), never every historical row.
+LOCAL_WORKERS = """
+SELECT DISTINCT worker.id, worker.pid
+FROM queue_job job JOIN queue_job_worker worker ON worker.id = job.worker_id
+WHERE job.state = 'started' AND worker.host = %(host)s AND worker.id <> %(worker_id)s
+"""
+
+# The cleanup cron: rows of workers stopped or silent for ``days`` days that
+# no job refers to any more (done and cancelled jobs are purged after the
+# same number of days; failed jobs keep their worker's row). One anti-join
+# over queue_job.worker_id, once a day: no index on it for the claims to
+# maintain.
+PURGE_WORKERS = """
+DELETE FROM queue_job_worker worker
+WHERE COALESCE(worker.date_stopped, worker.last_beat, worker.date_started)
+      < {now} - make_interval(days => %(days)s)
+  AND NOT EXISTS (SELECT 1 FROM queue_job job WHERE job.worker_id = worker.id)
+""".format(now=NOW_UTC)
 
 # Config-file channel capacities become rows the first time; after that the
 # row (edited by admins) wins.
@@ -259,9 +319,15 @@ INSERT INTO queue_job_channel (name, capacity) VALUES (%(name)s, %(capacity)s)
 ON CONFLICT (name) DO NOTHING
 """
 
+# How long an idle worker may sleep: until the next eta among the jobs it
+# could claim. Jobs of full channels are left out: their eta has passed, so
+# counting them would make idle threads claim and ask again at once, in a
+# loop. A freed slot wakes the runner's threads (worker.py); other servers
+# see it at their next poll.
 NEXT_ETA = """
-SELECT extract(epoch FROM min(eta) - {now}) FROM queue_job WHERE state = 'pending'
-""".format(now=NOW_UTC)
+SELECT extract(epoch FROM min(eta) - {now}) FROM queue_job
+WHERE state = 'pending' AND channel NOT IN ({full_channels})
+""".format(now=NOW_UTC, full_channels=FULL_CHANNELS)
 
 PURGE_FINISHED = """
 DELETE FROM queue_job

@@ -1,6 +1,6 @@
 """SQL of the admin actions (backend buttons and list actions) and of the
 backend's counts. Conventions as in engine/sql.py."""
-from .sql import CHANNEL, NOW_UTC  # noqa: F401
+from .sql import CHANNEL, NOW_UTC, back_to_pending  # noqa: F401
 
 # One guarded UPDATE each: the allowed source states (engine/states.py) are a
 # parameter, so a job that left them meanwhile is skipped, never forced.
@@ -9,8 +9,9 @@ from .sql import CHANNEL, NOW_UTC  # noqa: F401
 # backend request must not wait on either, so such rows are left out and the
 # caller reports them as not changed. FOR NO KEY UPDATE, as in CLAIM.
 
-# Requeue (and "run now"): back to pending, eta now, full retries again. The
-# NOTIFY wakes idle workers once the admin's transaction commits.
+# Requeue (and "run now"): back to pending, eta now, full retries again,
+# under the supersede rule (sql.back_to_pending). The NOTIFY wakes idle
+# workers once the admin's transaction commits.
 # ``top_priority``: run before everything else waiting (priority 0 or lower).
 ADMIN_REQUEUE = """
 WITH target AS (
@@ -19,17 +20,17 @@ WITH target AS (
     FOR NO KEY UPDATE SKIP LOCKED
 ), requeued AS (
     UPDATE queue_job job
-    SET state = 'pending', eta = {now}, worker_id = NULL,
+    SET {back_to_pending}, eta = {now},
         retry = CASE WHEN job.state = 'pending' THEN job.retry ELSE 0 END,
         priority = CASE WHEN %(top_priority)s THEN LEAST(job.priority, 0)
                         ELSE job.priority END,
-        date_started = NULL, date_done = NULL
+        date_started = NULL
     FROM target
     WHERE job.id = target.id
     RETURNING job.id
 )
 SELECT id, pg_notify('{channel}', '') FROM requeued
-""".format(now=NOW_UTC, channel=CHANNEL)
+""".format(now=NOW_UTC, channel=CHANNEL, back_to_pending=back_to_pending())
 
 ADMIN_CANCEL = """
 WITH target AS (

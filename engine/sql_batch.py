@@ -1,6 +1,6 @@
 """SQL of batches (engine/batch.py, store.py): the statements that split,
 finish, cancel and requeue them. Conventions as in engine/sql.py."""
-from .sql import CHANNEL, NOW_UTC  # noqa: F401
+from .sql import CHANNEL, NOW_UTC, back_to_pending  # noqa: F401
 
 # A whole batch in one statement: the parent (state waiting: the claim only
 # takes pending jobs, so it never runs itself) and one child per job_size
@@ -207,7 +207,8 @@ WHERE id = ANY(%(batch_ids)s) AND parent_id IS NOT NULL
 """.format(now=NOW_UTC)
 
 # Requeue batches: the failed and cancelled children of them and of their
-# nested batches run again with full retries, and every batch that gets work
+# nested batches run again with full retries (under the supersede rule,
+# sql.back_to_pending), and every batch that gets work
 # back (and its outer batches, up to the ones named) waits again with no
 # done job: the done method runs once more, once, when they have finished.
 # A pending done job of such a batch is cancelled (its batch will get a new
@@ -223,8 +224,7 @@ WITH RECURSIVE tree AS (
     WHERE child.is_batch
 ), requeued AS (
     UPDATE queue_job job
-    SET state = 'pending', eta = {now}, retry = 0, worker_id = NULL,
-        date_started = NULL, date_done = NULL
+    SET {back_to_pending}, eta = {now}, retry = 0, date_started = NULL
     WHERE job.parent_id IN (SELECT id FROM tree) AND job.is_batch IS NOT TRUE
       AND job.state IN ('failed', 'cancelled')
       AND (job.model_name, job.method_name) <> (%(done_job_model)s, %(done_job_method)s)
@@ -249,5 +249,5 @@ WITH RECURSIVE tree AS (
     RETURNING batch.id
 )
 SELECT id, pg_notify('{channel}', '') FROM reopened
-""".format(now=NOW_UTC, channel=CHANNEL)
+""".format(now=NOW_UTC, channel=CHANNEL, back_to_pending=back_to_pending())
 

@@ -5,17 +5,33 @@ transaction (the worker loop, or the Odoo request that calls delay()).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
+import logging
 import weakref
 from typing import Iterable, Optional
 
+import psycopg2
 import psycopg2.errors
+import psycopg2.extensions
 
 from . import serialization, sql, sql_admin, sql_batch
+
+_logger = logging.getLogger(__name__)
+
+# How often a statement that sets jobs back to pending is tried before it is
+# given up (or run row by row): see sql.SUPERSEDING_JOB.
+REQUEUE_ATTEMPTS = 3
 
 
 class ChannelFull(Exception):
     """Raised when a claim would exceed its channel's capacity."""
+
+
+class NotRecorded(Exception):
+    """Raised when a job's failure could not be recorded: its update kept
+    failing on a constraint (see sql.SUPERSEDING_JOB)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +52,7 @@ class ClaimedJob:
     max_retries: int
     timeout: int
     parent_id: Optional[int] = None  # the batch the job belongs to
+    capacity: Optional[int] = None  # of the job's channel when claimed (0/None: no limit)
 
 
 # cursor -> the enqueue statement to use on it (sql.PREPARE_ENQUEUE)
@@ -90,7 +107,7 @@ def claim_unlimited(cr, worker_id: int) -> Optional[ClaimedJob]:
     statement (``cr`` on an autocommit connection); see sql.CLAIM_UNLIMITED."""
     cr.execute(sql.CLAIM_UNLIMITED, {'worker_id': worker_id})
     row = cr.fetchone()
-    return ClaimedJob(*row[:-1]) if row else None
+    return ClaimedJob(*row) if row else None
 
 
 def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
@@ -107,8 +124,8 @@ def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
     if row is None:
         cr.execute('COMMIT')
         return None
-    *fields, capacity = row
-    job = ClaimedJob(*fields)
+    job = ClaimedJob(*row)
+    capacity = job.capacity
     if capacity:
         cr.execute(sql.CAPACITY_CHECK, {'channel': job.channel})
         if cr.fetchone()[0] > capacity:
@@ -160,25 +177,93 @@ def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
                 count_retry: bool, exec_time: float, exc_type: str,
                 exc_message: str, exc_info: str) -> bool:
     """Record a failure: back to pending after ``delay`` seconds when
-    ``retry``, else failed for good. False if the job was not ours anymore."""
-    cr.execute(sql.MARK_FAILED, {
+    ``retry`` (cancelled if another job took its identity_key meanwhile),
+    else failed for good. False if the job was not ours anymore; NotRecorded
+    if the update kept failing. In a REPEATABLE READ transaction (the job's
+    own) a job that took the identity_key after the snapshot is never seen:
+    the caller records the failure again in a READ COMMITTED one."""
+    count = _requeue(cr, sql.MARK_FAILED, {
         'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
         'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
         'exec_time': exec_time, 'exc_type': exc_type,
         'exc_message': serialization.storable_text(exc_message),
-        'exc_info': serialization.storable_text(exc_info)})
-    return cr.rowcount == 1
+        'exc_info': serialization.storable_text(exc_info)}, job_id)
+    if count is None:
+        raise NotRecorded(job_id)
+    return count == 1
 
 
 def release(cr, job_id: int, worker_id: int) -> None:
-    cr.execute(sql.RELEASE, {'id': job_id, 'worker_id': worker_id})
+    _requeue(cr, sql.RELEASE, {'id': job_id, 'worker_id': worker_id}, job_id)
 
 
 def requeue_orphans(cr, dead_after: float, dead_worker_ids: Iterable[int] = ()) -> list:
-    """Requeue (or fail) jobs whose worker died; returns [(id, new state)]."""
-    cr.execute(sql.REQUEUE_ORPHANS, {'dead_after': float(dead_after),
-                                     'dead_worker_ids': list(dead_worker_ids)})
-    return cr.fetchall()
+    """Requeue (or fail) jobs whose worker died; returns [(id, new state)].
+    A job that cannot be requeued is logged and left for the next pass:
+    it never keeps the others from being requeued."""
+    params = {'dead_after': float(dead_after), 'dead_worker_ids': list(dead_worker_ids),
+              'job_ids': None}
+    rows = _requeue(cr, sql.REQUEUE_ORPHANS, params, 'orphans', attempts=1)
+    if rows is not None:
+        return rows
+    cr.execute(sql.LIST_ORPHANS, params)
+    return _requeue_each(cr, sql.REQUEUE_ORPHANS, params, 'job_ids',
+                         [row[0] for row in cr.fetchall()])
+
+
+# Errors of one bad row (a constraint, a value); the others (the
+# connection, a conflict between transactions, a bug) go up.
+_ROW_ERRORS = (psycopg2.IntegrityError, psycopg2.DataError)
+_savepoint_names = itertools.count(1)
+
+
+@contextlib.contextmanager
+def _subtransaction(cr):
+    """A savepoint inside a transaction; on an autocommit connection outside
+    one, nothing (each statement is a transaction of its own there)."""
+    connection = cr.connection
+    if connection.autocommit and (connection.get_transaction_status()
+                                  == psycopg2.extensions.TRANSACTION_STATUS_IDLE):
+        yield
+        return
+    name = 'background_job_%d' % next(_savepoint_names)
+    cr.execute('SAVEPOINT ' + name)
+    try:
+        yield
+    except BaseException:
+        cr.execute('ROLLBACK TO SAVEPOINT ' + name)
+        raise
+    cr.execute('RELEASE SAVEPOINT ' + name)
+
+
+def _requeue(cr, statement: str, params: dict, what, attempts: int = REQUEUE_ATTEMPTS):
+    """Run a statement that may set jobs back to pending (see
+    sql.SUPERSEDING_JOB): its rows, or its row count when it returns none;
+    None if it kept failing on a bad row (logged). Statements on many rows
+    are tried once: then row by row (_requeue_each)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with _subtransaction(cr):
+                cr.execute(statement, params)
+                return cr.fetchall() if cr.description else cr.rowcount
+        except _ROW_ERRORS as error:
+            _logger.warning('job(s) %s: attempt %d of %d failed: %s',
+                            what, attempt, attempts, error)
+    return None
+
+
+def _requeue_each(cr, statement: str, params: dict, ids_key: str, ids: list) -> list:
+    """Run ``statement`` for each of ``ids`` on its own: each sees the ones
+    before (a second job with the same identity_key is superseded by the
+    first), and a bad row is logged and skipped."""
+    rows = []
+    for job_id in ids:
+        result = _requeue(cr, statement, dict(params, **{ids_key: [job_id]}), job_id)
+        if result is None:
+            _logger.error('job %s could not be requeued; it is left as it is', job_id)
+        else:
+            rows += result
+    return rows
 
 
 def register_worker(cr, uuid: str, host: str, pid: int, threads: int) -> int:
@@ -198,9 +283,15 @@ def unregister_worker(cr, worker_id: int) -> None:
 
 
 def local_workers(cr, host: str, worker_id: int) -> list:
-    """[(id, pid)] of the other workers registered from this host."""
+    """[(id, pid)] of the other workers of this host that have started jobs."""
     cr.execute(sql.LOCAL_WORKERS, {'host': host, 'worker_id': worker_id})
     return cr.fetchall()
+
+
+def purge_workers(cr, days: int) -> int:
+    """Remove rows of workers gone for ``days`` days that no job refers to."""
+    cr.execute(sql.PURGE_WORKERS, {'days': days})
+    return cr.rowcount
 
 
 def ensure_channels(cr, capacities: dict) -> None:
@@ -311,11 +402,16 @@ def requeue_batches(cr, batch_ids: Iterable[int]) -> list:
 # -- admin actions -------------------------------------------------------------
 def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
                   top_priority: bool = False) -> list:
-    """Requeue the jobs that are in ``from_states`` and not locked; wakes the
-    workers on commit. Returns the ids changed."""
-    cr.execute(sql_admin.ADMIN_REQUEUE, {'ids': list(job_ids), 'from_states': list(from_states),
-                                   'top_priority': top_priority})
-    return [row[0] for row in cr.fetchall()]
+    """Requeue the jobs that are in ``from_states`` and not locked (under the
+    supersede rule, sql.back_to_pending); wakes the workers on commit.
+    Returns the ids changed; a job that cannot be requeued is logged and
+    left out."""
+    params = {'ids': list(job_ids), 'from_states': list(from_states),
+              'top_priority': top_priority}
+    rows = _requeue(cr, sql_admin.ADMIN_REQUEUE, params, 'requeue', attempts=1)
+    if rows is None:
+        rows = _requeue_each(cr, sql_admin.ADMIN_REQUEUE, params, 'ids', params['ids'])
+    return [row[0] for row in rows]
 
 
 def admin_cancel(cr, job_ids: Iterable[int], from_states: Iterable[str]) -> list:

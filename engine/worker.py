@@ -45,6 +45,8 @@ class Settings:
     reap_interval: float = defaults.REAP_INTERVAL
     poll_interval: float = defaults.POLL_INTERVAL
     timeout: int = defaults.TIMEOUT
+    backoff_reset: float = defaults.BACKOFF_RESET
+    idle_close: float = defaults.IDLE_CLOSE
     channels: dict = field(default_factory=lambda: dict(defaults.CHANNELS))
 
 
@@ -73,8 +75,9 @@ class Executor(Protocol):
         """The human message of a job's exception."""
 
     def close_thread(self) -> None:
-        """Called by each job thread when its loop ends: release what
-        perform() kept for this thread (its database cursor)."""
+        """Called by each job thread when its loop ends or it has been idle
+        for a while: release what perform() kept for this thread (its
+        database cursor, with its own connection)."""
 
     def jobs_failed(self, job_ids: list) -> None:
         """Called once these jobs failed for good (committed): the
@@ -99,7 +102,7 @@ class Wakeup:
             self._generation += 1
             self._condition.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> None:
+    def wait(self, seen: int, timeout: Optional[float]) -> None:
         with self._condition:
             self._condition.wait_for(lambda: self._generation != seen, timeout)
 
@@ -122,6 +125,11 @@ class DatabaseRunner:
         # capacity, so claims are checked
         self.limited_channels = True
         self.threads: list = []
+        self.claims = 0  # claims tried, all threads (tests and monitoring read it)
+        # job threads that hold a connection; for the others, the control
+        # thread polls for work (_poll_for_idle_threads)
+        self._connected = 0
+        self._connected_lock = threading.Lock()
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -158,9 +166,11 @@ class DatabaseRunner:
         return thread
 
     def _guarded(self, loop) -> None:
-        """Run a loop forever; a lost connection is retried with backoff."""
+        """Run a loop forever; a lost connection is retried with backoff,
+        which starts again from 1 s once a loop ran fine for a while."""
         backoff = 1
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 loop()
                 return
@@ -169,6 +179,8 @@ class DatabaseRunner:
                                 'retrying in %ss', self.dbname, backoff, exc_info=True)
             except Exception:
                 _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            if time.monotonic() - started >= self.settings.backoff_reset:
+                backoff = 1
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
 
@@ -184,32 +196,65 @@ class DatabaseRunner:
 
     # -- job threads ----------------------------------------------------------
     def _job_loop(self) -> None:
-        # autocommit, so that a claim costs two round trips (store.claim);
-        # everything else on it runs in explicit transactions (transaction())
-        connection = self.connect()
-        connection.autocommit = True
-        with connection.cursor() as cr:
-            store.prepare_claim(cr)
+        # A thread holds its connections (this one for claims, the executor's
+        # for jobs) while it has work, and closes them after idle_close
+        # seconds without: an idle database costs only the control thread's
+        # connection, a busy one never connects per job.
+        connection = None
+        idle_since = time.monotonic()
         try:
             while not self.stopping.is_set():
                 seen = self.wakeup.generation
+                if connection is None:
+                    connection = self._job_connection()
+                    idle_since = time.monotonic()
                 self.executor.prepare()  # may wait: no job claimed yet
                 try:
                     job = self.claim(connection)
                 except store.ChannelFull:
                     continue  # rolled back; the next claim skips that channel
                 if job is None:
-                    self.wakeup.wait(seen, self._idle_wait(connection))
-                elif self.stopping.is_set():
+                    wait = self._idle_wait(connection)
+                    if time.monotonic() - idle_since >= self.settings.idle_close:
+                        self._disconnect(connection)
+                        connection = None
+                        wait = None  # until woken: the control thread polls meanwhile
+                    self.wakeup.wait(seen, wait)
+                    continue
+                if self.stopping.is_set():
                     with transaction(connection) as cr:
                         store.release(cr, job.id, self.worker_id)
                 else:
                     self.perform_job(connection, job)
+                    if job.capacity:
+                        self.wakeup.notify()  # a slot of a limited channel is free again
+                idle_since = time.monotonic()
         finally:
+            if connection is not None:
+                self._disconnect(connection)
+
+    def _job_connection(self):
+        # autocommit, so that a claim costs two round trips (store.claim);
+        # everything else on it runs in explicit transactions (transaction())
+        connection = self.connect()
+        connection.autocommit = True
+        with connection.cursor() as cr:
+            store.prepare_claim(cr)
+        with self._connected_lock:
+            self._connected += 1
+        return connection
+
+    def _disconnect(self, connection) -> None:
+        """Close the thread's connections (claims, and the executor's)."""
+        with self._connected_lock:
+            self._connected -= 1
+        try:
             connection.close()
+        finally:
             self.executor.close_thread()
 
     def claim(self, connection) -> Optional[store.ClaimedJob]:
+        self.claims += 1
         with connection.cursor() as cr:
             if self.limited_channels:
                 return store.claim(cr, self.worker_id)
@@ -235,8 +280,11 @@ class DatabaseRunner:
         try:
             failed = self.executor.perform(job, self.worker_id, timeout, on_error)
         except Exception as error:  # rolled back, not recorded: record it now
-            with transaction(connection) as cr:
-                failed = on_error(cr, error)
+            try:
+                with transaction(connection) as cr:
+                    failed = on_error(cr, error)
+            except store.NotRecorded:  # logged by store; the reaper retries it
+                failed = False
         if failed:
             self.report_failed([job.id])
         self.finish_batches(connection, batch.batches_ended_by(job))
@@ -285,7 +333,7 @@ class DatabaseRunner:
             with connection.cursor() as cr:
                 cr.execute('LISTEN %s' % sql.CHANNEL)
                 self.wakeup.notify()  # catch what was enqueued before LISTEN
-                next_beat = next_reap = 0.0
+                next_beat = next_reap = next_poll = 0.0
                 while not self.stopping.is_set():
                     now = time.monotonic()
                     if now >= next_beat:
@@ -294,7 +342,10 @@ class DatabaseRunner:
                     if now >= next_reap:
                         self.requeue_orphans(cr)
                         next_reap = now + self.settings.reap_interval
-                    timeout = max(0.0, min(next_beat, next_reap) - time.monotonic())
+                    if now >= next_poll:
+                        self._poll_for_idle_threads(cr)
+                        next_poll = now + self.settings.poll_interval
+                    timeout = max(0.0, min(next_beat, next_reap, next_poll) - time.monotonic())
                     if select.select([connection], [], [], min(timeout, 1.0))[0]:
                         connection.poll()
                         if connection.notifies:
@@ -302,6 +353,16 @@ class DatabaseRunner:
                             self.wakeup.notify()
         finally:
             connection.close()
+
+    def _poll_for_idle_threads(self, cr) -> None:
+        """While job threads have closed their connections, look for work
+        they would not hear of (an eta passed, a slot freed on another
+        server, more than the connected threads take) on this connection,
+        and wake them when there is some."""
+        if self._connected < self.settings.threads:
+            next_eta = store.seconds_to_next_eta(cr)
+            if next_eta is not None and next_eta <= 0:
+                self.wakeup.notify()
 
     def _heartbeat(self, cr) -> None:
         # with the heartbeat: whether claims must check channel capacities

@@ -1,8 +1,13 @@
 import datetime
+import logging
 
 from odoo import _, api, fields, models
 
+from ..engine import defaults, store
+from ..service.options import options
 from ..service.server import settings_from_config
+
+_logger = logging.getLogger(__name__)
 
 STATUS = [('live', 'Live'), ('dead', 'Dead'), ('stopped', 'Stopped')]
 
@@ -74,3 +79,11 @@ class QueueJobWorker(models.Model):
     def _compute_running_count(self):
         for worker in self:
             worker.running_count = len(worker.job_ids)
+
+    @api.model
+    def _cron_purge(self):
+        """Remove the rows of workers stopped or dead for keep_days days
+        ([background_job] section) that no job refers to any more."""
+        days = int(options().get('keep_days', defaults.KEEP_DAYS))
+        removed = store.purge_workers(self.env.cr, days)
+        _logger.info('removed %d job worker rows older than %d days', removed, days)

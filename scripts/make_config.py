@@ -131,7 +131,11 @@ channels = root:0
 dead_after = 30
 # Default time limit of a job, in seconds (0: none); @job(timeout=) wins.
 timeout = 3600
-# Done and cancelled jobs older than this many days are removed by a cron.
+# A job thread without work for this many seconds closes its connections
+# (an idle database then costs one connection per process).
+idle_close = 10
+# Done and cancelled jobs older than this many days are removed by a cron,
+# and so are the rows of workers gone that long that no job refers to.
 keep_days = 7
 # Run delayed calls at once, in the caller's transaction (scripts, tests).
 run_now = False

@@ -206,6 +206,8 @@ class OdooExecutor:
         for nothing, and drops its prepared statements."""
         cr = getattr(self._local, 'cursor', None)
         if cr is None or cr.closed:
+            if cr is not None:  # closed by job code: its connection is still open
+                cr.close_connection()
             cr = self._local.cursor = JobCursor(registry.db_name)
             # A job's row lock is its proof of life: if this machine is lost,
             # PostgreSQL must notice and release it within ~25 s (TCP only).
@@ -216,11 +218,12 @@ class OdooExecutor:
         return cr
 
     def close_thread(self):
-        """Release the calling job thread's cursor (end of its loop)."""
+        """Close the calling job thread's cursor and its connection (end of
+        its loop, or idle for a while)."""
         cr = getattr(self._local, 'cursor', None)
         self._local.cursor = None
-        if cr is not None and not cr.closed:
+        if cr is not None:
             try:
-                cr.close()
+                cr.close_connection()
             except psycopg2.Error:
                 _logger.warning('could not close a job cursor cleanly', exc_info=True)

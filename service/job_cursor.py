@@ -32,16 +32,50 @@ BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ;\n'
 SAVEPOINT = 'background_job_attempt'
 
 
+class _OwnConnection:
+    """What a JobCursor borrows its connection from, in place of Odoo's
+    shared pool: a connection of its own, kept across close() until
+    JobCursor.close_connection(). Odoo's pool (db_maxconn) is for HTTP
+    requests and crons; a job thread keeps its cursor for as long as it
+    has work, which would starve them."""
+
+    def __init__(self):
+        self.connection = None
+
+    def borrow(self, connection_info):
+        if self.connection is None or self.connection.closed:
+            self.connection = psycopg2.connect(
+                connection_factory=sql_db.PsycoConnection,
+                **dict(connection_info, application_name='background_job'))
+        return self.connection
+
+    def give_back(self, connection, keep_in_pool=True):
+        pass  # kept for the next cursor of the thread, closed by close()
+
+    def close(self):
+        if self.connection is not None and not self.connection.closed:
+            self.connection.close()
+
+
 class JobCursor(sql_db.Cursor):
     # 'due' after the held lock (taken with the next statement), then 'taken'
     _savepoint = None
     _lost = False  # the held lock found no row: the job is over
 
     def __init__(self, dbname):
-        connection = sql_db.db_connect(dbname)
+        dbname, connection_info = sql_db.connection_info_for(dbname)
         self._in_transaction = False
         self._held = None  # the job's lock statement, with its parameters
-        super().__init__(sql_db._Pool, connection.dbname, connection.dsn)
+        self._own_connection = _OwnConnection()
+        super().__init__(self._own_connection, dbname, connection_info)
+
+    def close_connection(self):
+        """Close the cursor if it is open, and its connection."""
+        try:
+            if not self.closed:
+                self.close()
+        finally:
+            self._own_connection.close()
 
     def autocommit(self, on):
         # Cursor.__init__ asks for a transaction mode: this cursor's
@@ -125,7 +159,7 @@ class JobCursor(sql_db.Cursor):
             handler()
 
     def close(self):
-        # the pool lends the connection again as it is: no transaction open
+        # no transaction left open on the connection (kept: _OwnConnection)
         self._held = self._savepoint = None
         self._lost = False
         if self._in_transaction and not self._cnx.closed:

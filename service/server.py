@@ -44,6 +44,7 @@ def settings_from_config():
         threads=int(section.get('threads', defaults.THREADS)),
         dead_after=float(section.get('dead_after', defaults.DEAD_AFTER)),
         timeout=int(section.get('timeout', defaults.TIMEOUT)),
+        idle_close=float(section.get('idle_close', defaults.IDLE_CLOSE)),
         channels=channels)
 
 

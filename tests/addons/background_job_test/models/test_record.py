@@ -162,3 +162,14 @@ class TestRecordBatch(models.Model):
         if self.browse(res_id).value < 0:
             raise FailedJobError('done method of record %s fails on purpose' % res_id)
         return self.batch_done(res_id)
+
+
+class TestRecordWorker(models.Model):
+    """Jobs of the worker-loop tests (tests/test_supersede.py)."""
+    _inherit = 'background.job.test.record'
+
+    @job(max_retries=3, retry_pattern={1: 1})
+    def sleep_then_fail(self, marker, seconds):
+        """Runs ``seconds``, then fails (and is retried)."""
+        time.sleep(seconds)
+        raise ValueError('%s failed after %ss' % (marker, seconds))
