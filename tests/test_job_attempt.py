@@ -53,7 +53,7 @@ class TestNoUnlockedWindow(WorkerCase):
         logger.addHandler(handler)
         self.addCleanup(logger.removeHandler, handler)
         with self.db.env() as env:
-            job_id = self.make_record(env).with_delay(max_retries=1).sleep_then_fail(
+            job_id = self.make_record(env).with_delay(max_retries=1).sleep_then_give_up(
                 'slow-log', 1.5).id
         with running(self.db.runner(threads=1, dead_after=1)):
             job = self.wait_state(job_id, {'failed'}, timeout=90)

@@ -18,7 +18,7 @@ class TestRecordAttempt(models.Model):
         user.write({'groups_id': [(3, self.env.ref(group_xmlid).id)]})
 
     @job
-    def sleep_then_fail(self, marker, seconds):
+    def sleep_then_give_up(self, marker, seconds):
         """Works (and writes) for a while, then fails for good."""
         self.env['background.job.test.log'].create({'marker': marker})
         time.sleep(seconds)
