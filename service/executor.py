@@ -89,17 +89,35 @@ def job_environment(cr, user_id, company_id, context_json, job_id):
     return env
 
 
-def end_changes(registry, committed):
+def end_changes(registry, committed, cr):
     """As Odoo's requests and crons do: after a commit, tell the other
     processes which caches the job invalidated (no query when none); after
-    a rollback, drop this process's invalidations."""
+    a rollback, drop this process's invalidations. Signalled on the job's
+    own cursor ``cr``: Odoo's signal_changes() borrows from the shared pool,
+    which many job threads ending at once would exhaust (PoolError for HTTP)."""
     try:
         if committed:
-            registry.signal_changes()
+            signal_changes(registry, cr)
         else:
             registry.reset_changes()
     except Exception:  # the job's outcome is committed or rolled back already
         _logger.exception('could not %s registry changes', 'signal' if committed else 'reset')
+
+
+def signal_changes(registry, cr):
+    """odoo.modules.registry.Registry.signal_changes, on ``cr``."""
+    if registry.registry_invalidated or registry.cache_invalidated:
+        # a registry reload empties the caches too: one signal is enough
+        sequence = ('base_registry_signaling' if registry.registry_invalidated
+                    else 'base_cache_signaling')
+        cr.execute('SELECT nextval(%s)', [sequence])
+        value = cr.fetchone()[0]
+        cr.commit()
+        if registry.registry_invalidated:
+            registry.registry_sequence = value
+        else:
+            registry.cache_sequence = value
+    registry.registry_invalidated = registry.cache_invalidated = False
 
 
 class OdooExecutor:
@@ -162,7 +180,7 @@ class OdooExecutor:
                     raise JobLostError('its row was no longer started by this worker')
             except JobLostError as error:
                 self._abort(cr, error)
-                end_changes(registry, committed=False)
+                end_changes(registry, False, cr)
                 _logger.warning('job %s (%s.%s) stopped, not marked done: %s',
                                 job.uuid, job.model_name, job.method_name, error)
                 return False
@@ -170,11 +188,11 @@ class OdooExecutor:
                 failed = self._record_failure(job, cr, error, on_error) if locked else None
                 if failed is None:
                     self._abort(cr, error)
-                end_changes(registry, committed=False)
+                end_changes(registry, False, cr)
                 if failed is None:
                     raise
                 return failed
-        end_changes(registry, committed=True)
+        end_changes(registry, True, cr)
         return False
 
     def _record_failure(self, job, cr, error, on_error):
