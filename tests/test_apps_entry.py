@@ -7,10 +7,12 @@ import os
 import re
 import subprocess
 
+import psycopg2
 import pytest
 from odoo.tests.common import TransactionCase
 
-from .odoo_server import BIN, CONFIG, ODOO, ROOT, temporary_database, test_output_dir
+from .odoo_server import (BIN, CONFIG, ODOO, ROOT, OdooServer, ensure_db, temporary_database,
+                          test_output_dir)
 
 # What docutils says about a description it cannot parse: on stderr
 # ("<string>:19: (ERROR/3) Unexpected indentation.") and in Odoo's log
@@ -55,8 +57,33 @@ def test_updating_the_addon_logs_no_warning():
     with open(logfile) as handle:
         log = handle.read()
     assert result.returncode == 0, result.stderr[-3000:]
-    assert 'Modules loaded.' in log or 'modules loaded' in log.lower(), log[-3000:]
+    assert 'loading background_job/views/background_job_menus.xml' in log, log[-3000:]
+    assert 'Modules loaded.' in log, log[-3000:]
     docutils = [line for line in (result.stderr + log).splitlines()
                 if DOCUTILS_MESSAGE.search(line)]
     assert docutils == []
     assert [line for line in log.splitlines() if LOG_PROBLEM.match(line)] == []
+
+
+@pytest.mark.server
+def test_the_apps_page_in_a_browser():
+    """Apps > Background Jobs as an admin sees it: the description page, not
+    the README's Markdown (screenshot in the test output folder)."""
+    from .browser import Browser
+
+    with temporary_database() as db, OdooServer(db) as server, Browser() as browser:
+        connection = psycopg2.connect(dbname=db, **ensure_db.db_params())
+        with connection, connection.cursor() as cr:
+            cr.execute("SELECT id FROM ir_module_module WHERE name = 'background_job'")
+            (module_id,), = cr.fetchall()
+        connection.close()
+        browser.login(server)
+        browser.open(server, '/web#model=ir.module.module&view_type=form&id=%d' % module_id)
+        browser.wait_until(
+            lambda driver: 'For administrators' in browser.page_text(), 'the description page')
+        browser.wait_idle()
+        browser.screenshot('apps-page')
+        browser.check_no_errors()
+        text = browser.page_text()
+        assert 'A fast, reliable background job queue stored in PostgreSQL' in text
+        assert '```' not in text and '| what | command |' not in text
