@@ -216,7 +216,7 @@ def main():
     parser.add_argument('--no-browser', action='store_true')
     parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
     parser.add_argument('--smoke', action='store_true',
-                        help='a quick check that it all still runs: --rows %d --runs 1' % SMOKE_ROWS)
+                        help='does it all still run? --rows %d --runs 1' % SMOKE_ROWS)
     options = parser.parse_args()
     if options.smoke:
         options.rows, options.runs = SMOKE_ROWS, 1
