@@ -25,12 +25,15 @@ worker:
 	$(BIN)/odoo --addons-path=$(shell $(BIN)/python -c 'import configparser as c; p=c.ConfigParser(); p.read("odoo.conf"); print(p["options"]["addons_path"])') \
 	    queue-worker -c odoo.conf -d $(RUN_DB)
 
+# SMOKE=1: a short run that only proves the command still works (the tests
+# run it); BENCH_DB=NAME: another database than the default.
 bench:
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
 
 # The Jobs list with 1,000,000 jobs (bench/list_view.py; RUNS=N, ROWS=N).
 bench-ui:
-	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS))
+	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
+	    $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
 
 clean:
 	rm -rf $(VENV) odoo.conf test-output

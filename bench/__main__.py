@@ -4,8 +4,11 @@ Runs on its own database (``background_job_bench``, built like the test
 database) against a real ``odoo queue-worker`` process with the default
 worker settings (4 threads). Each figure is printed with the raw PostgreSQL
 claim-and-complete rate measured in the same run, so a noisy machine moves
-both. Prints a Markdown table for the README.
+both. Prints a Markdown table for the README. ``--smoke`` (``make bench
+SMOKE=1``): every measure on a few hundred jobs, one round, only to prove
+that it all still runs; ``--db NAME``: another database.
 """
+import argparse
 import os
 import statistics
 import subprocess
@@ -22,8 +25,13 @@ import ensure_db  # noqa: E402
 
 BENCH_DB = 'background_job_bench'
 MODEL = 'background.job.test.record'
-# Interleaved rounds of the throughput measures (see main()).
-ROUNDS = 3
+# Sizes of the measures: rounds of the interleaved throughput measures (see
+# main()), jobs of the 10,000-job case, the pending backlog, ids of the
+# batch, latency samples, jobs of the memory measure.
+FULL = dict(rounds=3, jobs=10000, backlog=1000000, batch_ids=1000000, job_size=100,
+            samples=200, memory_jobs=100000)
+SMOKE = dict(rounds=1, jobs=300, backlog=3000, batch_ids=3000, job_size=100,
+             samples=20, memory_jobs=1000)
 
 # Bulk rows for backlogs: the same columns delay() writes, no-op method.
 BULK_INSERT = """
@@ -233,6 +241,15 @@ class QueueWorker:
 
 
 def main():
+    # connect() and QueueWorker serve this one database for the whole run.
+    global BENCH_DB
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--smoke', action='store_true',
+                        help='a few hundred jobs, one round: does it all still run?')
+    parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
+    options = parser.parse_args()
+    sizes = SMOKE if options.smoke else FULL
+    BENCH_DB = options.db
     os.makedirs(os.path.join(ROOT, 'test-output'), exist_ok=True)
     subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
                     '--install=background_job,background_job_test'], check=True)
@@ -250,21 +267,25 @@ def main():
         print('%s (%.0f s)' % (format_value(results[key][-1]), time.monotonic() - started),
               flush=True)
 
+    jobs, backlog, ids = sizes['jobs'], sizes['backlog'], sizes['batch_ids']
     # The machine is shared and its speed moves within a minute: the
     # throughputs are measured in interleaved rounds, each execution next to
     # a raw reference of its own, and reported as medians.
-    for _ in range(ROUNDS):
-        measure('raw', 'raw PostgreSQL claim-and-complete', raw_claim_and_complete)
-        measure('enqueue', 'delay() in one transaction', enqueue_rate, registry)
+    for _ in range(sizes['rounds']):
+        measure('raw', 'raw PostgreSQL claim-and-complete', raw_claim_and_complete, jobs)
+        measure('enqueue', 'delay() in one transaction', enqueue_rate, registry, jobs)
         with QueueWorker():
-            measure('execute', 'execution of 10,000 no-op jobs', execute_rate)
-            measure('backlog', 'execution with 1,000,000 pending', backlog_rate)
-    measure('batch', 'a batch of 1,000,000 ids split', batch_split_seconds, registry)
+            measure('execute', 'execution of {:,} no-op jobs'.format(jobs), execute_rate, jobs)
+            measure('backlog', 'execution with {:,} pending'.format(backlog), backlog_rate,
+                    backlog, jobs)
+    measure('batch', 'a batch of {:,} ids split'.format(ids), batch_split_seconds, registry,
+            ids, sizes['job_size'])
     with QueueWorker() as worker:
-        measure('latency', 'commit-to-start latency', latency, registry)
-        measure('memory', 'worker memory over 100,000 jobs', memory_over, worker)
+        measure('latency', 'commit-to-start latency', latency, registry, sizes['samples'])
+        measure('memory', 'worker memory over {:,} jobs'.format(sizes['memory_jobs']),
+                memory_over, worker, sizes['memory_jobs'])
     reset_jobs()
-    print_table(results)
+    print_table(results, sizes)
 
 
 def format_value(value):
@@ -273,7 +294,7 @@ def format_value(value):
     return '%.4g' % value
 
 
-def print_table(results):
+def print_table(results, sizes):
     raws, executes, enqueues = results['raw'], results['execute'], results['enqueue']
     raw, execute, enqueue = (statistics.median(values) for values in (raws, executes, enqueues))
     execute_ratio = statistics.median(e / r for e, r in zip(executes, raws))
@@ -284,6 +305,7 @@ def print_table(results):
     backlog = statistics.median(backlogs)
     backlog_ratio = statistics.median(b / e for b, e in zip(backlogs, executes))
     batch, = results['batch']
+    ids, jobs, memory_jobs = sizes['batch_ids'], sizes['jobs'], sizes['memory_jobs']
 
     def spread(values):
         return ' (%s)' % ', '.join('%.0f' % value for value in values)
@@ -295,18 +317,22 @@ def print_table(results):
          '%.2f' % execute_ratio, '>= 1,000/s'),
         ('delay() in one transaction', '%.0f jobs/s' % enqueue + spread(enqueues),
          '%.2f' % enqueue_ratio, '>= 2,000/s'),
-        ('batch_execute_job: 1,000,000 ids into 10,000 jobs', '%.1f s' % batch, '', 'seconds'),
+        ('batch_execute_job: {:,} ids into {:,} jobs'.format(ids, ids // sizes['job_size']),
+         '%.1f s' % batch, '', 'seconds'),
         ('commit-to-start latency, idle queue', 'p50 %.1f ms, p99 %.1f ms' % (p50 * 1000, p99 * 1000),
          '', 'p50 <= 10 ms, p99 <= 100 ms'),
-        ('executed with 1,000,000 pending', '%.0f jobs/s' % backlog + spread(backlogs),
-         '%.2f of 10k case' % backlog_ratio, 'within 20%'),
-        ('worker RSS after 10,000 / 100,000 jobs',
+        ('executed with {:,} pending'.format(sizes['backlog']),
+         '%.0f jobs/s' % backlog + spread(backlogs),
+         '%.2f of %s case' % (backlog_ratio, '10k' if jobs == 10000 else '{:,}-job'.format(jobs)),
+         'within 20%'),
+        ('worker RSS after {:,} / {:,} jobs'.format(memory_jobs // 10, memory_jobs),
          '%.0f / %.0f MiB' % (rss_first / 2**20, rss_last / 2**20),
          '%+.1f%%' % (100.0 * (rss_last - rss_first) / rss_first), 'flat'),
     ]
     print('\nThroughputs: median of %d interleaved rounds (each round in brackets); '
           'ratios: median of the ratios within each round (to its raw reference, or '
-          'the 1,000,000-pending case to its 10,000-job case).' % len(raws))
+          'the {:,}-pending case to its {:,}-job case).'.format(sizes['backlog'], jobs)
+          % len(raws))
     print('\n| measure | result | ratio | target |\n|---|---|---|---|')
     for row in rows:
         print('| %s | %s | %s | %s |' % row)

@@ -13,7 +13,8 @@ a job queue manager who is not the superuser (record rules apply):
   rows are shown;
 
 median and worst of several warm runs. ``--rows N`` changes the row count,
-``--runs N`` the number of runs.
+``--runs N`` the number of runs, ``--db NAME`` the database; ``--smoke``
+(``make bench-ui SMOKE=1``) is a short run that only proves it still works.
 """
 import argparse
 import configparser
@@ -27,6 +28,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import ensure_db  # noqa: E402
+import odoo  # noqa: E402
+
+# Odoo's addons path first: tests/odoo_server.py imports odoo.addons.background_job.
+odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '--log-level=warn'])
 from tests.jsonrpc import JsonRpcSession  # noqa: E402
 from tests.odoo_server import OdooServer, test_output_dir  # noqa: E402
 
@@ -37,6 +42,9 @@ LIST_FIELDS = ['state', 'name', 'model_name', 'method_name', 'channel', 'priorit
                'company_id', 'date_created', 'date_started', 'date_done', 'exec_time', 'retry']
 # The default filter of the Jobs action (views/queue_job_views.xml).
 DEFAULT_DOMAIN = [('state', 'in', ['pending', 'started', 'failed'])]
+# --smoke: few rows, yet 3% of them (90) match the default filter: a full
+# page of 80.
+SMOKE_ROWS = 3000
 
 # Row n was created n * 0.6 s ago (1,000,000 rows: 7 days). The newest 2%
 # are a backlog still pending (8 of them running), 1% of all failed, 0.5%
@@ -71,9 +79,9 @@ FROM (
 """
 
 
-def query(statement, params=None, autocommit=False):
+def query(db, statement, params=None, autocommit=False):
     import psycopg2
-    connection = psycopg2.connect(dbname=BENCH_DB, **ensure_db.db_params())
+    connection = psycopg2.connect(dbname=db, **ensure_db.db_params())
     connection.autocommit = autocommit
     try:
         with connection.cursor() as cr:
@@ -86,15 +94,15 @@ def query(statement, params=None, autocommit=False):
         connection.close()
 
 
-def build_database(rows):
-    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
+def build_database(db, rows):
+    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), db,
                     '--install=background_job,background_job_test'], check=True)
-    existing = query("SELECT count(*) FROM queue_job WHERE name LIKE 'Bench job %'")[0][0]
-    if existing != rows or query('SELECT count(*) FROM queue_job')[0][0] != rows:
+    existing = query(db, "SELECT count(*) FROM queue_job WHERE name LIKE 'Bench job %'")[0][0]
+    if existing != rows or query(db, 'SELECT count(*) FROM queue_job')[0][0] != rows:
         print('filling queue_job with %d rows ...' % rows, flush=True)
-        query('TRUNCATE queue_job CASCADE')
-        query(FILL, {'rows': rows, 'user_id': 1})
-    query('VACUUM ANALYZE queue_job', autocommit=True)
+        query(db, 'TRUNCATE queue_job CASCADE')
+        query(db, FILL, {'rows': rows, 'user_id': 1})
+    query(db, 'VACUUM ANALYZE queue_job', autocommit=True)
 
 
 def server_config():
@@ -208,11 +216,16 @@ def main():
     parser.add_argument('--rows', type=int, default=1000000)
     parser.add_argument('--runs', type=int, default=10)
     parser.add_argument('--no-browser', action='store_true')
+    parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
+    parser.add_argument('--smoke', action='store_true',
+                        help='does it all still run? --rows %d --runs 1' % SMOKE_ROWS)
     options = parser.parse_args()
-    build_database(options.rows)
+    if options.smoke:
+        options.rows, options.runs = SMOKE_ROWS, 1
+    build_database(options.db, options.rows)
     config = server_config()
-    command = [ensure_db.ODOO, '-c', config, '-d', BENCH_DB, '--db-filter=^%s$' % BENCH_DB]
-    with OdooServer(BENCH_DB, command=command, name=NAME) as server:
+    command = [ensure_db.ODOO, '-c', config, '-d', options.db, '--db-filter=^%s$' % options.db]
+    with OdooServer(options.db, command=command, name=NAME) as server:
         print('| rows | list | matches | rpc median | rpc worst | browser median '
               '| browser worst |')
         print('|---|---|---|---|---|---|---|')
