@@ -1,9 +1,10 @@
-"""Batches, the pure part: naming the done method, chunking rules, progress.
+"""Batches in the engine: naming the done method, chunking rules, progress
+(pure), and ending batches in the caller's transaction (through store).
 
 A batch is a parent job in state ``waiting`` (never claimed: the claim only
 takes ``pending`` jobs) with one child job per ``job_size`` record ids. Once
 every child has finished, the parent gets one more job that runs its done
-method (engine/sql_batch.py ``FINISH_BATCHES``); when that job completes, the
+method (``store.finish_batches``); when that job completes, the
 parent is done, and when it ends otherwise, the parent ends with it (failed
 for good: failed; cancelled: cancelled; set done by hand: done).
 
@@ -25,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Mapping, Optional, Tuple
+from typing import Iterable, Mapping, Optional, Tuple
 
-from . import states
+from . import states, store
 from .sql_batch import DONE_JOB_METHOD, DONE_JOB_MODEL
 
 RUNNING = 'running'
@@ -77,7 +78,7 @@ class Progress:
 
     @classmethod
     def from_counts(cls, counts: Mapping[str, int]) -> 'Progress':
-        """From ``{child state: count}`` (engine/sql.py ``BATCH_PROGRESS``)."""
+        """From ``{child state: count}`` (``store.batch_progress``)."""
         return cls(total=sum(counts.values()),
                    done=counts.get(states.DONE, 0),
                    failed=counts.get(states.FAILED, 0),
@@ -117,3 +118,21 @@ def batches_ended_by(job) -> list:
         batch_ids += json.loads(job.record_ids)
     return batch_ids
 
+
+
+def finish_batches(cr, batch_ids: Iterable[int]) -> None:
+    """End the complete batches among ``batch_ids``, then the batches around
+    them that this completed, all in the caller's transaction. It misses a
+    batch that another transaction completes meanwhile (it never enqueues a
+    done method twice); the cron catches those (see store.finish_batches)."""
+    batch_ids = list(batch_ids)
+    while batch_ids:
+        batch_ids = store.finish_batches(cr, batch_ids)
+
+
+def finish_batches_of_jobs(cr, job_ids: Iterable[int]) -> None:
+    """End the batches that these jobs, ended in the caller's transaction,
+    may have completed: theirs, and those whose done job they are."""
+    job_ids = list(job_ids)
+    if job_ids:
+        finish_batches(cr, store.batches_of_jobs(cr, job_ids))

@@ -32,3 +32,11 @@ DATABASE_REFRESH = 30
 RESULT_MAX_CHARS = 10000
 # Retry delay after a serialization failure or deadlock (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
+# Channel of a job that names none.
+CHANNEL = 'root'
+# Priority of a job that sets none; lower runs first.
+PRIORITY = 10
+# Retries of a failed job before it stays failed; 0: never retried.
+MAX_RETRIES = 5
+# Record ids per job of a batch, when the caller gives no job_size.
+JOB_SIZE = 100

@@ -5,9 +5,12 @@ Nobody creates a job or changes what it runs through the ORM (hence through
 RPC): ``create`` is refused always, and the fields that say which code runs,
 on what and as whom are writable only with ``ENGINE_WRITE`` in the context,
 an object JSON-RPC cannot produce. Admin actions change the state with one
-guarded SQL statement each (engine/sql.py ``ADMIN_*``).
+guarded SQL statement each (``store.admin_*``).
+
+Batches extend this model (models/queue_job_batch.py); it does not know them.
 """
 import json
+import logging
 import pprint
 
 import psycopg2
@@ -16,7 +19,10 @@ import psycopg2.errors
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import schema, serialization, states, store
+from ..engine import defaults, schema, serialization, states, store
+from ..service import options
+
+_logger = logging.getLogger(__name__)
 
 MANAGER_GROUP = 'background_job.background_job_group_manager'
 
@@ -32,6 +38,8 @@ SCHEDULING_FIELDS = frozenset({'name', 'priority', 'eta', 'channel', 'max_retrie
 # Bus channel (with the database and the user id) of failure notifications.
 FAILED_CHANNEL = 'background_job.failed'
 CALL_DISPLAY_MAX_CHARS = 20000
+# Rows the purge cron deletes per statement (a short lock each).
+PURGE_CHUNK = 10000
 
 
 class ForeignKeyFreeMany2one(fields.Many2one):
@@ -74,8 +82,8 @@ class QueueJob(models.Model):
     company_id = ForeignKeyFreeMany2one('res.company', 'Company', readonly=True,
                                         ondelete='restrict')
     channel = fields.Char('Channel', readonly=True, required=True,
-                          default='root')
-    priority = fields.Integer('Priority', readonly=True, default=10,
+                          default=defaults.CHANNEL)
+    priority = fields.Integer('Priority', readonly=True, default=defaults.PRIORITY,
                               help='Lower runs first.')
     eta = fields.Datetime('Not Before', readonly=True, required=True,
                           default=fields.Datetime.now)
@@ -83,7 +91,7 @@ class QueueJob(models.Model):
     state = fields.Selection(states.SELECTION, 'State', readonly=True,
                              required=True, default=states.PENDING)
     retry = fields.Integer('Retries', readonly=True, default=0)
-    max_retries = fields.Integer('Max Retries', readonly=True, default=5,
+    max_retries = fields.Integer('Max Retries', readonly=True, default=defaults.MAX_RETRIES,
                                  help='0: never retried.')
     timeout = fields.Integer('Time Limit (s)', readonly=True, default=0,
                              help='0: the default time limit of the server.')
@@ -99,22 +107,10 @@ class QueueJob(models.Model):
     exec_time = fields.Float('Execution Time (s)', readonly=True,
                              group_operator='avg')
     worker_id = ForeignKeyFreeMany2one('queue.job.worker', 'Worker', readonly=True)
-    parent_id = fields.Many2one('queue.job', 'Batch', readonly=True,
-                                ondelete='cascade')
-    child_ids = fields.One2many('queue.job', 'parent_id', 'Batch Jobs',
-                                readonly=True)
 
     call_display = fields.Text('Call', compute='_compute_call_display',
                                help='The call the job makes, with its arguments decoded.')
     record_count = fields.Integer('Records', compute='_compute_call_display')
-    # The batch form shows the outcome of the done method (done_job_id is
-    # a field of models/queue_job_batch.py).
-    done_job_state = fields.Selection(related='done_job_id.state', readonly=True,
-                                      string='Done Method State')
-    done_job_result = fields.Text(related='done_job_id.result', readonly=True,
-                                  string='Done Method Result')
-    done_job_exc_message = fields.Text(related='done_job_id.exc_message', readonly=True,
-                                       string='Done Method Error')
 
     @api.model_cr
     def init(self):
@@ -171,68 +167,40 @@ class QueueJob(models.Model):
         return action
 
     # -- admin actions -----------------------------------------------------------
-    # A batch (models/queue_job_batch.py) is requeued or cancelled with its
-    # jobs; it finishes when they do, so it is never set done or run by hand.
     def requeue(self):
-        """Failed, cancelled or done jobs run again (with full retries). A
-        batch's done job is requeued with its batch: the batch gets a new one."""
+        """Failed, cancelled or done jobs run again (with full retries)."""
         self._check_manager()
-        owners = self.search([('done_job_id', 'in', self.ids)])  # of these done jobs
-        done_jobs = owners.mapped('done_job_id')
-        batches = self.filtered('is_batch') | owners
-        if batches:
-            batches.requeue_batch()
-        return (self - batches - done_jobs)._admin_change(_('requeued'), states.REQUEUE_FROM,
-                                                          store.admin_requeue)
+        return self._admin_change(_('requeued'), states.REQUEUE_FROM, store.admin_requeue)
 
     def run_now(self):
         """Pending or failed jobs run next: eta now, top priority. The job
         still runs in a worker, never in this request."""
         self._check_manager()
-        self._refuse_batches(_('run now'))
         return self._admin_change(_('run now'), states.RUN_NOW_FROM, store.admin_requeue,
                                   top_priority=True)
 
     def set_done(self):
         self._check_manager()
-        self._refuse_batches(_('set to done'))
         result = _('Set to done by hand by %s.') % self.env.user.name
-        self._admin_change(_('set to done'), states.SET_DONE_FROM,
-                           store.admin_set_done, result=result)
-        self._finish_batches()
-        return True
+        return self._admin_change(_('set to done'), states.SET_DONE_FROM,
+                                  store.admin_set_done, result=result)
 
     def cancel(self):
         """Managers cancel any waiting or pending job; users their own."""
+        self._check_can_cancel()
+        return self._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
+
+    def _check_can_cancel(self):
         if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
             raise AccessError(_('You can only cancel jobs you enqueued.'))
-        batches = self.filtered('is_batch')
-        if batches:
-            batches.cancel_batch()
-        jobs = self - batches
-        jobs._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
-        jobs._finish_batches()
-        return True
 
-    def _finish_batches(self):
-        """A job finished by hand may have been the last of its batch, or a
-        batch's done job: end the batch now rather than at the next run of
-        the cron."""
-        if self.ids:
-            self._finish_now(store.batches_of_jobs(self.env.cr, self.ids))
-
-    def _refuse_batches(self, what):
-        if any(self.mapped('is_batch')):
-            raise UserError(_('A batch cannot be %s: it finishes when its jobs have '
-                              'finished. Cancel or requeue the batch instead.') % what)
-
-    def _admin_change(self, what, from_states, change, **options):
+    def _admin_change(self, what, from_states, change, **change_options):
         """Apply one guarded SQL change to the jobs the user may see; the
         jobs that were not in ``from_states`` or were locked by a worker are
         left as they are. UserError when none changed."""
         self.check_access_rights('read')
         self.check_access_rule('read')
-        changed = change(self.env.cr, self.ids, sorted(from_states), **options)
+        changed = change(self.env.cr, self.ids, sorted(from_states), **change_options)
         self.invalidate_cache(ids=self.ids)
         if self and not changed:
             allowed = ', '.join(label for value, label in states.SELECTION if value in from_states)
@@ -278,6 +246,25 @@ class QueueJob(models.Model):
         except psycopg2.errors.LockNotAvailable:
             raise UserError(_('A job is running and cannot be %s now; try again once '
                               'it has finished.') % what) from None
+
+    # -- crons (data/ir_cron_data.xml) ------------------------------------------
+    @api.model
+    def _cron_purge_finished(self):
+        """Remove done and cancelled jobs older than keep_days."""
+        days = self._keep_days()
+        removed = 0
+        while True:
+            chunk = store.purge_finished(self.env.cr, days, PURGE_CHUNK)
+            removed += chunk
+            if chunk < PURGE_CHUNK:
+                break
+        _logger.info('removed %d finished jobs older than %d days', removed, days)
+
+    @api.model
+    def _keep_days(self):
+        """Days done and cancelled jobs, and rows of gone workers, are kept
+        (keep_days in the [background_job] section of the config file)."""
+        return int(options.options().get('keep_days', defaults.KEEP_DAYS))
 
     # -- failure notification ----------------------------------------------------
     def _notify_failed(self):

@@ -1,6 +1,8 @@
 """Batches: a parent queue.job whose children each run one chunk of a large
 record set, and a done method run once when every child has finished. The
-logic is in engine/batch.py and engine/sql_batch.py; this is the Odoo glue."""
+logic is in engine/batch.py (SQL through engine/store.py); this is the Odoo
+glue, an extension of the core model (models/queue_job.py): its admin
+actions call the core's through ``super()``."""
 import logging
 
 import psycopg2.extensions
@@ -11,16 +13,17 @@ from odoo.exceptions import AccessError, UserError
 from ..engine import batch, defaults, sql_batch, store
 from ..engine.decorator import job
 from ..service import batch as batch_service
-from ..service.options import options
 
 _logger = logging.getLogger(__name__)
-
-PURGE_CHUNK = 10000
 
 
 class QueueJobBatch(models.Model):
     _inherit = 'queue.job'
 
+    parent_id = fields.Many2one('queue.job', 'Batch', readonly=True,
+                                ondelete='cascade')
+    child_ids = fields.One2many('queue.job', 'parent_id', 'Batch Jobs',
+                                readonly=True)
     is_batch = fields.Boolean('Is a Batch', readonly=True)
     job_size = fields.Integer('Records per Job', readonly=True)
     done_method = fields.Char(
@@ -30,6 +33,13 @@ class QueueJobBatch(models.Model):
                                 help='The id passed to the done method.')
     done_job_id = fields.Many2one('queue.job', 'Done Method Job', readonly=True,
                                   ondelete='set null')
+    # The batch form shows the outcome of the done method.
+    done_job_state = fields.Selection(related='done_job_id.state', readonly=True,
+                                      string='Done Method State')
+    done_job_result = fields.Text(related='done_job_id.result', readonly=True,
+                                  string='Done Method Result')
+    done_job_exc_message = fields.Text(related='done_job_id.exc_message', readonly=True,
+                                       string='Done Method Error')
     batch_state = fields.Selection(batch.STATE_SELECTION, 'Batch State',
                                    compute='_compute_batch_progress')
     batch_total = fields.Integer('Jobs', compute='_compute_batch_progress')
@@ -55,7 +65,7 @@ class QueueJobBatch(models.Model):
     @api.model
     @api.returns('self', lambda batch: batch.id)  # over RPC: the batch's id
     def batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
-                          job_size=100, job_res_id=None, args=(), kwargs=None,
+                          job_size=defaults.JOB_SIZE, job_res_id=None, args=(), kwargs=None,
                           channel=None, priority=None):
         """Run ``model_name(ids).method_name(*args, **kwargs)`` in the
         background, ``job_size`` ids per job, then ``done_method``
@@ -79,7 +89,7 @@ class QueueJobBatch(models.Model):
 
     @api.model
     def _batch_execute_job(self, model_name, method_name, record_ids, done_method=None,
-                           job_size=100, job_res_id=None, args=(), kwargs=None,
+                           job_size=defaults.JOB_SIZE, job_res_id=None, args=(), kwargs=None,
                            channel=None, priority=None):
         """batch_execute_job for Python code (delay_batch): unreachable over
         RPC, so the caller's channel and priority hold."""
@@ -88,6 +98,48 @@ class QueueJobBatch(models.Model):
             job_size=job_size, job_res_id=job_res_id, args=args, kwargs=kwargs,
             channel=channel, priority=priority)
 
+    # -- admin actions of the core model, for batches ----------------------------
+    # A batch is requeued or cancelled with its jobs; it finishes when they
+    # do, so it is never set done or run by hand. A job ended by hand may
+    # have been the last of its batch, or a batch's done job: its batch ends
+    # now rather than at the next run of the cron.
+    def requeue(self):
+        """A batch's done job is requeued with its batch: the batch gets a new one."""
+        self._check_manager()
+        owners = self.search([('done_job_id', 'in', self.ids)])  # of these done jobs
+        batches = self.filtered('is_batch') | owners
+        if batches:
+            batches.requeue_batch()
+        return super(QueueJobBatch, self - batches - owners.mapped('done_job_id')).requeue()
+
+    def run_now(self):
+        self._check_manager()
+        self._refuse_batches(_('run now'))
+        return super().run_now()
+
+    def set_done(self):
+        self._check_manager()
+        self._refuse_batches(_('set to done'))
+        super().set_done()
+        self._finish_batches_of_jobs(self.ids)
+        return True
+
+    def cancel(self):
+        self._check_can_cancel()
+        batches = self.filtered('is_batch')
+        if batches:
+            batches.cancel_batch()
+        jobs = self - batches
+        super(QueueJobBatch, jobs).cancel()
+        self._finish_batches_of_jobs(jobs.ids)
+        return True
+
+    def _refuse_batches(self, what):
+        if any(self.mapped('is_batch')):
+            raise UserError(_('A batch cannot be %s: it finishes when its jobs have '
+                              'finished. Cancel or requeue the batch instead.') % what)
+
+    # -- batch actions -------------------------------------------------------------
     def cancel_batch(self):
         """Cancel the batches' jobs that have not started (and their nested
         batches); running jobs finish. The done method will not run.
@@ -95,7 +147,7 @@ class QueueJobBatch(models.Model):
         if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
             raise AccessError(_('You can only cancel batches you started.'))
         outer = store.cancel_batches(self.env.cr, self._batches().ids)
-        self._finish_now(outer)
+        self._finish_batches(outer)
         self.invalidate_cache()
         return True
 
@@ -104,7 +156,7 @@ class QueueJobBatch(models.Model):
         method runs again, once, when they have finished."""
         self._check_manager()
         reopened = store.requeue_batches(self.env.cr, self._batches().ids)
-        self._finish_now(reopened)
+        self._finish_batches(reopened)
         self.invalidate_cache()
         return True
 
@@ -118,18 +170,23 @@ class QueueJobBatch(models.Model):
             raise UserError(_('These jobs are not batches.'))
         return batches
 
-    def _finish_now(self, batch_ids):
-        """End the batches this transaction may have completed, then the
-        batches around them. It misses one that another transaction
-        completes meanwhile (never enqueues a done method twice); the cron
-        catches those (sql_batch.LOCK_COMPLETE_BATCHES)."""
-        while batch_ids:
-            batch_ids = store.finish_batches(self.env.cr, batch_ids)
+    @api.model
+    def _finish_batches(self, batch_ids):
+        """End these batches if this transaction completed them, and the
+        batches around them (engine/batch.py ``finish_batches``)."""
+        batch.finish_batches(self.env.cr, batch_ids)
+
+    @api.model
+    def _finish_batches_of_jobs(self, job_ids):
+        """End the batches that these jobs, ended in this transaction, may
+        have completed (engine/batch.py ``finish_batches_of_jobs``)."""
+        batch.finish_batches_of_jobs(self.env.cr, job_ids)
 
     @job(max_retries=sql_batch.DONE_JOB_MAX_RETRIES)
     def _run_batch_done_method(self):
-        """Run the done method of a finished batch (the job FINISH_BATCHES
-        enqueues); the batch ends done with the method's effects."""
+        """Run the done method of a finished batch (the job that
+        store.finish_batches enqueues); the batch ends done with the
+        method's effects."""
         self.ensure_one()
         done_job_id = self.env.context.get('background_job_id')
         if not store.lock_batch_for_done(self.env.cr, self.id, done_job_id):
@@ -161,15 +218,3 @@ class QueueJobBatch(models.Model):
             if not batch_ids:
                 return
 
-    @api.model
-    def _cron_purge_finished(self):
-        """Remove done and cancelled jobs (a batch with its jobs) older than
-        keep_days ([background_job] section of the config file)."""
-        days = int(options().get('keep_days', defaults.KEEP_DAYS))
-        removed = 0
-        while True:
-            chunk = store.purge_finished(self.env.cr, days, PURGE_CHUNK)
-            removed += chunk
-            if chunk < PURGE_CHUNK:
-                break
-        _logger.info('removed %d finished jobs older than %d days', removed, days)

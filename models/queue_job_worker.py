@@ -3,8 +3,7 @@ import logging
 
 from odoo import _, api, fields, models
 
-from ..engine import defaults, store
-from ..service.options import options
+from ..engine import store
 from ..service.server import settings_from_config
 
 _logger = logging.getLogger(__name__)
@@ -84,6 +83,6 @@ class QueueJobWorker(models.Model):
     def _cron_purge(self):
         """Remove the rows of workers stopped or dead for keep_days days
         ([background_job] section) that no job refers to any more."""
-        days = int(options().get('keep_days', defaults.KEEP_DAYS))
+        days = self.env['queue.job']._keep_days()
         removed = store.purge_workers(self.env.cr, days)
         _logger.info('removed %d job worker rows older than %d days', removed, days)

@@ -1,11 +1,12 @@
 """Batches in Odoo: validate the call, then one bulk INSERT in the caller's
-transaction (engine/sql.py ENQUEUE_BATCH); and the done method's call."""
-from ..engine import batch, states, store
+transaction (store.enqueue_batch); and the done method's call."""
+from ..engine import batch, defaults, states, store
 from . import enqueue
 
 
-def execute(env, model_name, method_name, record_ids, done_method=None, job_size=100,
-            job_res_id=None, args=(), kwargs=None, channel=None, priority=None):
+def execute(env, model_name, method_name, record_ids, done_method=None,
+            job_size=defaults.JOB_SIZE, job_res_id=None, args=(), kwargs=None,
+            channel=None, priority=None):
     """Split ``record_ids`` into child jobs of ``job_size`` ids under one
     batch; returns the batch's queue.job record. Everything is checked
     before anything is written (see queue.job ``batch_execute_job``).
@@ -38,7 +39,7 @@ def execute(env, model_name, method_name, record_ids, done_method=None, job_size
     batch_id, _ = store.enqueue_batch(env.cr, values, ids, job_size, done_method or None,
                                       job_res_id, name)
     if not ids:  # nothing to wait for: done (or done method enqueued) at once
-        store.finish_batches(env.cr, [batch_id])
+        batch.finish_batches(env.cr, [batch_id])
     return env['queue.job'].browse(batch_id)
 
 
