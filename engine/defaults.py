@@ -32,3 +32,9 @@ DATABASE_REFRESH = 30
 RESULT_MAX_CHARS = 10000
 # Retry delay after a serialization failure or deadlock (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
+# The channel of a job that names none.
+CHANNEL = 'root'
+# A job's priority unless it names one: lower runs first.
+PRIORITY = 10
+# Retries of a failing job unless it names its own (0: never retried).
+MAX_RETRIES = 5

@@ -1,17 +1,23 @@
-"""SQL of the admin actions (backend buttons and list actions) and of the
-backend's counts. Conventions as in engine/sql.py."""
-from .sql import CHANNEL, NOW_UTC, back_to_pending  # noqa: F401
+"""Admin changes: the backend's buttons and list actions on jobs, and the
+locks its writes and deletes take first."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..job_row import NOW_UTC
+from . import supersede
+from .jobs import NOTIFY_CHANNEL
 
 # One guarded UPDATE each: the allowed source states (engine/states.py) are a
 # parameter, so a job that left them meanwhile is skipped, never forced.
 # SKIP LOCKED: a started job's row stays locked by its worker until the job's
 # transaction ends, and a job being claimed is locked for a moment; the
 # backend request must not wait on either, so such rows are left out and the
-# caller reports them as not changed. FOR NO KEY UPDATE, as in CLAIM.
+# caller reports them as not changed. FOR NO KEY UPDATE, as in the claim.
 
 # Requeue (and "run now"): back to pending, eta now, full retries again,
-# under the supersede rule (sql.back_to_pending). The NOTIFY wakes idle
-# workers once the admin's transaction commits.
+# under the supersede rule (supersede.back_to_pending). The NOTIFY wakes
+# idle workers once the admin's transaction commits.
 # ``top_priority``: run before everything else waiting (priority 0 or lower).
 ADMIN_REQUEUE = """
 WITH target AS (
@@ -30,7 +36,7 @@ WITH target AS (
     RETURNING job.id
 )
 SELECT id, pg_notify('{channel}', '') FROM requeued
-""".format(now=NOW_UTC, channel=CHANNEL, back_to_pending=back_to_pending())
+""".format(now=NOW_UTC, channel=NOTIFY_CHANNEL, back_to_pending=supersede.back_to_pending())
 
 ADMIN_CANCEL = """
 WITH target AS (
@@ -78,12 +84,36 @@ WITH RECURSIVE tree AS (
 SELECT id FROM queue_job WHERE id IN (SELECT id FROM tree) FOR UPDATE NOWAIT
 """
 
-# Running and pending jobs per channel, for the channel screen: one scan of
-# the partial indexes on started and pending jobs, not one count per row.
-CHANNEL_LOAD = """
-SELECT channel, count(*) FILTER (WHERE state = 'started'),
-       count(*) FILTER (WHERE state = 'pending')
-FROM queue_job
-WHERE state IN ('started', 'pending') AND channel = ANY(%(channels)s)
-GROUP BY channel
-"""
+
+def admin_requeue(cr, job_ids: Iterable[int], from_states: Iterable[str],
+                  top_priority: bool = False) -> list:
+    """Requeue the jobs that are in ``from_states`` and not locked (under the
+    supersede rule, supersede.back_to_pending); wakes the workers on commit.
+    Returns the ids changed; a job that cannot be requeued is logged and
+    left out."""
+    params = {'ids': list(job_ids), 'from_states': list(from_states),
+              'top_priority': top_priority}
+    rows = supersede.run(cr, ADMIN_REQUEUE, params, 'requeue', attempts=1)
+    if rows is None:
+        rows = supersede.run_each(cr, ADMIN_REQUEUE, params, 'ids', params['ids'])
+    return [row[0] for row in rows]
+
+
+def admin_cancel(cr, job_ids: Iterable[int], from_states: Iterable[str]) -> list:
+    cr.execute(ADMIN_CANCEL, {'ids': list(job_ids), 'from_states': list(from_states)})
+    return [row[0] for row in cr.fetchall()]
+
+
+def admin_set_done(cr, job_ids: Iterable[int], from_states: Iterable[str],
+                   result: str) -> list:
+    cr.execute(ADMIN_SET_DONE, {'ids': list(job_ids), 'from_states': list(from_states),
+                                'result': result})
+    return [row[0] for row in cr.fetchall()]
+
+
+def lock_nowait(cr, job_ids: Iterable[int], delete: bool = False, **execute_options) -> None:
+    """Lock the jobs' rows or raise psycopg2's LockNotAvailable at once.
+    ``execute_options`` go to ``cr.execute`` (with Odoo's cursor,
+    ``log_exceptions=False``: the lock error is expected, not a bad query)."""
+    statement = LOCK_FOR_DELETE_NOWAIT if delete else LOCK_FOR_WRITE_NOWAIT
+    cr.execute(statement, {'ids': list(job_ids)}, **execute_options)
