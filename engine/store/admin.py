@@ -14,17 +14,19 @@ from .jobs import NOTIFY_CHANNEL
 # transaction ends, and a job being claimed is locked for a moment; the
 # backend request must not wait on either, so such rows are left out and the
 # caller reports them as not changed. FOR NO KEY UPDATE, as in the claim.
+# The jobs to change: TARGET opens each statement.
+TARGET = """
+WITH target AS (
+    SELECT id FROM queue_job
+    WHERE id = ANY(%(ids)s) AND state = ANY(%(from_states)s)
+    FOR NO KEY UPDATE SKIP LOCKED
+)"""
 
 # Requeue (and "run now"): back to pending, eta now, full retries again,
 # under the supersede rule (supersede.back_to_pending). The NOTIFY wakes
 # idle workers once the admin's transaction commits.
 # ``top_priority``: run before everything else waiting (priority 0 or lower).
-ADMIN_REQUEUE = """
-WITH target AS (
-    SELECT id FROM queue_job
-    WHERE id = ANY(%(ids)s) AND state = ANY(%(from_states)s)
-    FOR NO KEY UPDATE SKIP LOCKED
-), requeued AS (
+ADMIN_REQUEUE = """{target}, requeued AS (
     UPDATE queue_job job
     SET {back_to_pending}, eta = {now},
         retry = CASE WHEN job.state = 'pending' THEN job.retry ELSE 0 END,
@@ -36,34 +38,25 @@ WITH target AS (
     RETURNING job.id
 )
 SELECT id, pg_notify('{channel}', '') FROM requeued
-""".format(now=NOW_UTC, channel=NOTIFY_CHANNEL, back_to_pending=supersede.back_to_pending())
+""".format(now=NOW_UTC, channel=NOTIFY_CHANNEL, target=TARGET,
+           back_to_pending=supersede.back_to_pending())
 
-ADMIN_CANCEL = """
-WITH target AS (
-    SELECT id FROM queue_job
-    WHERE id = ANY(%(ids)s) AND state = ANY(%(from_states)s)
-    FOR NO KEY UPDATE SKIP LOCKED
-)
+ADMIN_CANCEL = """{target}
 UPDATE queue_job job
 SET state = 'cancelled', date_done = {now}, worker_id = NULL
 FROM target
 WHERE job.id = target.id
 RETURNING job.id
-""".format(now=NOW_UTC)
+""".format(now=NOW_UTC, target=TARGET)
 
 # The result says who closed the job by hand, so nobody mistakes it for a run.
-ADMIN_SET_DONE = """
-WITH target AS (
-    SELECT id FROM queue_job
-    WHERE id = ANY(%(ids)s) AND state = ANY(%(from_states)s)
-    FOR NO KEY UPDATE SKIP LOCKED
-)
+ADMIN_SET_DONE = """{target}
 UPDATE queue_job job
 SET state = 'done', date_done = {now}, worker_id = NULL, result = %(result)s
 FROM target
 WHERE job.id = target.id
 RETURNING job.id
-""".format(now=NOW_UTC)
+""".format(now=NOW_UTC, target=TARGET)
 
 # ORM writes and unlink lock the rows first, without waiting: a running
 # job's row is locked by its worker, and the request must fail at once

@@ -15,7 +15,6 @@ from . import channels
 # of the same payload within one transaction into one message.
 NOTIFY_CHANNEL = 'background_job'
 
-
 # One statement per delay(): the row and its wake-up notification. The
 # conflict target is the partial unique index on identity_key, so a second
 # delay() with the key of a waiting or pending job inserts nothing and the
@@ -23,7 +22,8 @@ NOTIFY_CHANNEL = 'background_job'
 # transaction is enough: a transaction-local setting remembers it was sent.
 # A rolled-back savepoint undoes both, so the next delay() notifies again.
 # (After a transaction the setting reads '', not NULL: hence the COALESCE.)
-# ``parameters``: how each of delay()'s values is written (ENQUEUE_COLUMNS).
+# The row is job_row's; _enqueue fills in how each of delay()'s values
+# (job_row.ENQUEUE_COLUMNS) is passed.
 ENQUEUE_TEMPLATE = """
 WITH new_job AS (
     {insert}
@@ -52,8 +52,8 @@ ENQUEUE = _enqueue(job_row.parameters(job_row.ENQUEUE_COLUMNS))
 # a pooled connection, prepared statements included, only when it lends it
 # again, so the statement lives as long as the cursor; the check covers a
 # connection that kept it from an earlier cursor. Its parameters are
-# numbered in ENQUEUE_COLUMNS order; the eta's type is written out (in
-# ENQUEUE it is the column's, read from the literal).
+# numbered in ENQUEUE_COLUMNS order; the eta's type is stated, not left to
+# be inferred from COALESCE's other argument.
 ENQUEUE_IS_PREPARED = ("SELECT EXISTS (SELECT 1 FROM pg_prepared_statements "
                        "WHERE name = 'background_job_enqueue')")
 _PREPARED_PARAMETERS = {name: '$%d' % number
