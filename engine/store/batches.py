@@ -34,15 +34,18 @@ WITH batch AS (
 )
 SELECT batch.id, (SELECT count(*) FROM child), pg_notify('{channel}', '')
 FROM batch
-""".format(channel=NOTIFY_CHANNEL, insert_batch=job_row.insert_values(dict(
-    job_row.parameters(job_row.ENQUEUE_COLUMNS), name='%(batch_name)s', record_ids="'[]'",
-    eta=NOW_UTC, state="'waiting'", identity_key=None, is_batch='true',
-    **job_row.parameters(('job_size', 'done_method', 'job_res_id')))),
+""".format(
+    channel=NOTIFY_CHANNEL,
+    insert_batch=job_row.insert_values(dict(
+        job_row.parameters(job_row.ENQUEUE_COLUMNS + ('job_size', 'done_method', 'job_res_id')),
+        name='%(batch_name)s', record_ids="'[]'", eta=NOW_UTC, state="'waiting'",
+        identity_key=None, is_batch='true')),
     insert_children=job_row.insert_select(dict(
         job_row.parameters(job_row.ENQUEUE_COLUMNS), uuid=NEW_UUID,
         record_ids='chunk.record_ids', eta=NOW_UTC, state='%(child_state)s',
         identity_key=None, parent_id='batch.id',
         date_done="CASE WHEN %(child_state)s = 'done' THEN {now} END".format(now=NOW_UTC))))
+
 
 def enqueue_batch(cr, values: dict, ids: Iterable[int], job_size: int,
                   done_method: Optional[str], job_res_id: Optional[int],
