@@ -20,8 +20,10 @@ import psutil
 import psycopg2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import ensure_db  # noqa: E402
+from engine import job_row  # noqa: E402
 
 BENCH_DB = 'background_job_bench'
 MODEL = 'background.job.test.record'
@@ -33,16 +35,11 @@ FULL = dict(rounds=3, jobs=10000, backlog=1000000, batch_ids=1000000, job_size=1
 SMOKE = dict(rounds=1, jobs=300, backlog=3000, batch_ids=3000, job_size=100,
              samples=20, memory_jobs=1000)
 
-# Bulk rows for backlogs: the same columns delay() writes, no-op method.
-BULK_INSERT = """
-INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids, args,
-                       kwargs, context, user_id, company_id, channel, priority,
-                       eta, state, retry, max_retries, timeout, date_created)
-SELECT md5(random()::text || n), 'bench', %(model)s, 'noop', '[]', '[]', '{}',
-       '{}', 1, 1, %(channel)s, 10, now() AT TIME ZONE 'UTC', 'pending', 0, 5, 0,
-       now() AT TIME ZONE 'UTC'
-FROM generate_series(1, %(count)s) AS n
-"""
+# Bulk rows for backlogs: delay()'s row with the defaults, no-op method.
+BULK_INSERT = job_row.insert_select({
+    'uuid': 'md5(random()::text || n)', 'name': "'bench'", 'model_name': '%(model)s',
+    'method_name': "'noop'", 'user_id': '1', 'company_id': '1', 'channel': '%(channel)s',
+}) + '\nFROM generate_series(1, %(count)s) AS n'
 
 
 def connect(synchronous_commit=True):

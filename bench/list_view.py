@@ -32,6 +32,7 @@ import odoo  # noqa: E402
 
 # Odoo's addons path first: tests/odoo_server.py imports odoo.addons.background_job.
 odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '--log-level=warn'])
+from engine import job_row  # noqa: E402
 from tests.jsonrpc import JsonRpcSession  # noqa: E402
 from tests.odoo_server import OdooServer, test_output_dir  # noqa: E402
 
@@ -49,24 +50,25 @@ SMOKE_ROWS = 3000
 # Row n was created n * 0.6 s ago (1,000,000 rows: 7 days). The newest 2%
 # are a backlog still pending (8 of them running), 1% of all failed, 0.5%
 # cancelled, the rest done.
-FILL = """
-INSERT INTO queue_job (uuid, name, model_name, method_name, record_ids, args, kwargs,
-                       context, user_id, company_id, channel, priority, eta, state,
-                       retry, max_retries, timeout, exc_type, exc_message, result,
-                       date_created, date_started, date_done, exec_time)
-SELECT md5(n::text), 'Bench job ' || n,
-       (ARRAY['res.partner', 'res.users', 'res.company', 'background.job.test.record'])[1 + n %% 4],
-       (ARRAY['noop', 'log_run', 'sync', 'reconcile'])[1 + (n / 7) %% 4],
-       '[' || n || ']', '["bench"]', '{}', '{}', %(user_id)s, 1,
-       (ARRAY['root', 'root.mail', 'root.import'])[1 + n %% 3], 10, created, state,
-       CASE WHEN state = 'failed' THEN 5 ELSE 0 END, 5, 0,
-       CASE WHEN state = 'failed' THEN 'ValueError' END,
-       CASE WHEN state = 'failed' THEN 'bench failure ' || n END,
-       CASE WHEN state = 'done' THEN 'ok' END,
-       created,
-       CASE WHEN state <> 'pending' THEN created + interval '1 second' END,
-       CASE WHEN state IN ('done', 'failed', 'cancelled') THEN created + interval '2 seconds' END,
-       CASE WHEN state IN ('done', 'failed') THEN 1.0 END
+FILL = job_row.insert_select({
+    'uuid': 'md5(n::text)', 'name': "'Bench job ' || n",
+    'model_name': "(ARRAY['res.partner', 'res.users', 'res.company', "
+                  "'background.job.test.record'])[1 + n %% 4]",
+    'method_name': "(ARRAY['noop', 'log_run', 'sync', 'reconcile'])[1 + (n / 7) %% 4]",
+    'record_ids': "'[' || n || ']'", 'args': """'["bench"]'""",
+    'user_id': '%(user_id)s', 'company_id': '1',
+    'channel': "(ARRAY['root', 'root.mail', 'root.import'])[1 + n %% 3]",
+    'eta': 'created', 'state': 'state',
+    'retry': "CASE WHEN state = 'failed' THEN 5 ELSE 0 END",
+    'exc_type': "CASE WHEN state = 'failed' THEN 'ValueError' END",
+    'exc_message': "CASE WHEN state = 'failed' THEN 'bench failure ' || n END",
+    'result': "CASE WHEN state = 'done' THEN 'ok' END",
+    'date_created': 'created',
+    'date_started': "CASE WHEN state <> 'pending' THEN created + interval '1 second' END",
+    'date_done': "CASE WHEN state IN ('done', 'failed', 'cancelled') "
+                 "THEN created + interval '2 seconds' END",
+    'exec_time': "CASE WHEN state IN ('done', 'failed') THEN 1.0 END",
+}) + """
 FROM (
     SELECT n, (now() AT TIME ZONE 'UTC') - n * interval '0.6 seconds' AS created,
            CASE WHEN n %% 100 = 0 THEN 'failed'

@@ -14,7 +14,8 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.background_job.engine import sql, states
+from odoo.addons.background_job.engine import states
+from odoo.addons.background_job.engine.store import NOTIFY_CHANNEL
 from odoo.addons.background_job.service.server import connect
 
 from .common import CommittedDatabaseCase, running, wait_for
@@ -276,14 +277,14 @@ class TestWithCommits(CommittedDatabaseCase):
         listener = connect(self.db.name)
         listener.autocommit = True
         with listener.cursor() as cr:
-            cr.execute('LISTEN %s' % sql.CHANNEL)
+            cr.execute('LISTEN %s' % NOTIFY_CHANNEL)
         try:
             with self.db.env() as env:
                 env['queue.job'].browse(job_id).requeue()
                 self.assertFalse(select.select([listener], [], [], 0.5)[0], 'notified before commit')
             self.assertTrue(select.select([listener], [], [], 30)[0], 'no NOTIFY after commit')
             listener.poll()
-            self.assertTrue(any(n.channel == sql.CHANNEL for n in listener.notifies))
+            self.assertTrue(any(n.channel == NOTIFY_CHANNEL for n in listener.notifies))
         finally:
             listener.close()
 

@@ -2,7 +2,7 @@
 import json
 import select
 
-from odoo.addons.background_job.engine import sql
+from odoo.addons.background_job.engine.store import NOTIFY_CHANNEL
 from odoo.addons.background_job.service.server import connect
 
 from .common import CommittedDatabaseCase, running, wait_for
@@ -60,12 +60,12 @@ class TestWorker(WorkerCase):
         listener = connect(self.db.name)
         listener.autocommit = True
         with listener.cursor() as cr:
-            cr.execute('LISTEN %s' % sql.CHANNEL)
+            cr.execute('LISTEN %s' % NOTIFY_CHANNEL)
 
         def notifications():
             select.select([listener], [], [], 0.5)
             listener.poll()
-            count = sum(1 for n in listener.notifies if n.channel == sql.CHANNEL)
+            count = sum(1 for n in listener.notifies if n.channel == NOTIFY_CHANNEL)
             del listener.notifies[:]
             return count
         try:

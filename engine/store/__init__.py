@@ -1,0 +1,48 @@
+"""The only package that runs the engine's SQL, one module per subject,
+each statement next to the function that runs it:
+
+- jobs.py: enqueue, run_now's record, the idle worker's sleep, the purge;
+- runs.py: a job's run (claim, lock, done, failure, release);
+- channels.py: capacities and running counts;
+- workers.py: worker rows and the jobs of dead workers (the reaper);
+- batches.py: split, finish, cancel and requeue batches;
+- admin.py: the backend's changes and locks;
+- supersede.py: the rule of every statement that sets jobs back to pending.
+
+The job row (its columns, ClaimedJob) is engine/job_row.py. Functions take
+a DB-API cursor and never commit: the caller owns the transaction (the
+worker loop, or the Odoo request that calls delay()); claim() and
+finish_run() say where they differ. Callers use ``store.<function>``.
+"""
+from ..job_row import ClaimedJob
+from .admin import admin_cancel, admin_requeue, admin_set_done, lock_nowait
+from .batches import (
+    batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
+    finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
+)
+from .channels import channel_load, ensure_channels, limited_channels_exist
+from .jobs import (
+    NOTIFY_CHANNEL, enqueue, purge_finished, record_immediate_result, seconds_to_next_eta,
+)
+from .runs import (
+    ChannelFull, NotRecorded, claim, claim_unlimited, finish_run, lock_for_run, mark_done,
+    mark_failed, prepare_claim, prepare_run, release,
+)
+from .supersede import REQUEUE_ATTEMPTS
+from .workers import (
+    heartbeat, local_workers, purge_workers, register_worker, requeue_orphans,
+    unregister_worker,
+)
+
+__all__ = [
+    'ClaimedJob', 'ChannelFull', 'NotRecorded', 'NOTIFY_CHANNEL', 'REQUEUE_ATTEMPTS',
+    'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
+    'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
+    'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
+    'channel_load', 'ensure_channels', 'limited_channels_exist',
+    'enqueue', 'purge_finished', 'record_immediate_result', 'seconds_to_next_eta',
+    'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
+    'prepare_claim', 'prepare_run', 'release',
+    'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
+    'unregister_worker',
+]

@@ -1,0 +1,245 @@
+"""A job's run: the statements that claim a job, lock it in its own
+transaction, end it done, record its failure (a retry or the end) or give
+it back, each next to the function that runs it."""
+from __future__ import annotations
+
+from typing import Optional
+
+import psycopg2.errors
+
+from .. import job_row, serialization
+from ..job_row import NOW_UTC, ClaimedJob
+from . import channels, supersede
+
+
+class ChannelFull(Exception):
+    """Raised when a claim would exceed its channel's capacity."""
+
+
+class NotRecorded(Exception):
+    """Raised when a job's failure could not be recorded: its update kept
+    failing on a constraint (see supersede.SUPERSEDING_JOB)."""
+
+
+# -- claim ---------------------------------------------------------------------
+# The claim: one statement. It picks the next pending job whose eta has
+# passed and whose channel is not skipped, in (priority, eta, id) order (the
+# order of the partial index queue_job_claim_idx, so no sort is needed),
+# locks it with SKIP LOCKED so concurrent claimers never wait on each
+# other's rows, and marks it started for this worker. FOR NO KEY UPDATE: it
+# does not conflict with the KEY SHARE locks that foreign keys to queue_job
+# take (child jobs inserted under a batch). Claims in channels without a
+# capacity take no other lock. Workers claim thousands of times a second on
+# the same connection: the claim is prepared once per connection (planning
+# it costs more than running it). It returns a ClaimedJob, with the
+# channel's capacity for CAPACITY_CHECK (store/channels.py).
+# ``skipped_channels``: a query of the channel names to leave out.
+CLAIM_TEMPLATE = """
+PREPARE {name}(integer) AS
+WITH next_job AS (
+    SELECT id FROM queue_job
+    WHERE state = 'pending' AND eta <= {now}
+      AND channel NOT IN ({skipped_channels})
+    ORDER BY priority, eta, id
+    LIMIT 1
+    FOR NO KEY UPDATE SKIP LOCKED
+)
+UPDATE queue_job job
+SET state = 'started', worker_id = $1, date_started = {now},
+    date_done = NULL
+FROM next_job
+WHERE job.id = next_job.id
+RETURNING {claimed_job}
+"""
+
+
+def _prepare_claim(name: str, skipped_channels: str) -> str:
+    return CLAIM_TEMPLATE.format(
+        name=name, now=NOW_UTC, skipped_channels=skipped_channels,
+        claimed_job=job_row.select_list(
+            ClaimedJob, 'job',
+            capacity='(SELECT capacity FROM queue_job_channel WHERE name = job.channel)'))
+
+
+# The checked claim skips full channels. That filter works on the
+# statement's snapshot, so two concurrent claims may both see one free slot:
+# CAPACITY_CHECK settles that race for channels that have a capacity.
+PREPARE_CLAIM = _prepare_claim('background_job_claim', channels.FULL_CHANNELS)
+CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
+
+# While no channel has a capacity (the default), a claim needs no check and
+# so no transaction of its own: this variant is one autocommitted statement,
+# one round trip, that never counts running jobs. It never takes a job of a
+# channel with a capacity, so a capacity set meanwhile is honoured: such
+# jobs wait until the worker sees LIMITED_CHANNELS_EXIST and claims with the
+# checked variant.
+PREPARE_CLAIM_UNLIMITED = _prepare_claim('background_job_claim_unlimited',
+                                         channels.LIMITED_CHANNELS)
+CLAIM_UNLIMITED = 'EXECUTE background_job_claim_unlimited(%(worker_id)s)'
+# The claim's transaction opens in the same round trip (autocommit
+# connection, see claim()); READ COMMITTED, the server's default.
+BEGIN_CLAIM = 'BEGIN ISOLATION LEVEL READ COMMITTED; ' + CLAIM
+
+
+def prepare_claim(cr) -> None:
+    """Prepare the claims once per connection, before claim()."""
+    cr.execute(PREPARE_CLAIM)
+    cr.execute(PREPARE_CLAIM_UNLIMITED)
+
+
+def claim_unlimited(cr, worker_id: int) -> Optional[ClaimedJob]:
+    """Claim the next job of a channel without capacity, in one autocommitted
+    statement (``cr`` on an autocommit connection); see PREPARE_CLAIM_UNLIMITED."""
+    cr.execute(CLAIM_UNLIMITED, {'worker_id': worker_id})
+    row = cr.fetchone()
+    return ClaimedJob(*row) if row else None
+
+
+def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
+    """Claim the next runnable job for this worker, in a transaction of its
+    own on an AUTOCOMMIT connection (the one exception to "the caller owns
+    the transaction"): BEGIN travels with the claim and COMMIT alone, two
+    round trips where psycopg2's implicit BEGIN would make three.
+
+    None when no job is runnable. Raises ChannelFull, rolled back, when a
+    concurrent claim took the channel's last slot.
+    """
+    cr.execute(BEGIN_CLAIM, {'worker_id': worker_id})
+    row = cr.fetchone()
+    if row is None:
+        cr.execute('COMMIT')
+        return None
+    job = ClaimedJob(*row)
+    if job.capacity and channels.over_capacity(cr, job.channel, job.capacity):
+        cr.execute('ROLLBACK')
+        raise ChannelFull(job.channel)
+    cr.execute('COMMIT')
+    return job
+
+
+# -- the job's own transaction -------------------------------------------------
+# First statement of the job's own transaction (the job's effects and its
+# done state commit together). The row lock held until that transaction ends
+# is the proof that the job is running: the reaper skips locked rows, so a
+# live job is never requeued. If the reaper requeued the job between claim
+# and here, no row comes back and the job is not run. set_config(..., true)
+# is SET LOCAL: the time limit ends with the transaction.
+LOCK_FOR_RUN = """
+SELECT set_config('statement_timeout', %(timeout_ms)s, true)
+FROM queue_job
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+FOR NO KEY UPDATE
+"""
+
+# The done state: trap_jobs().perform() (testing.py) ends a trapped job with
+# it in the test's transaction; the worker's guarded form is FINISH_RUN.
+DONE_SET = """
+SET state = 'done', date_done = {now}, result = %(result)s,
+    exec_time = extract(epoch FROM clock_timestamp() - now()),
+    exc_type = NULL, exc_message = NULL, exc_info = NULL
+""".format(now=NOW_UTC)
+MARK_DONE = 'UPDATE queue_job' + DONE_SET + 'WHERE id = %(id)s'
+
+# The last statement of a job's own transaction, sent with its COMMIT in one
+# message, where only the last statement's result comes back: so its row
+# count is checked in SQL. When the row is no longer started by this worker
+# the division by zero fails the message before COMMIT, and the job's work
+# is rolled back instead of committed as done.
+FINISH_RUN = """
+WITH done AS (
+    UPDATE queue_job {done_set}
+    WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+    RETURNING id
+)
+SELECT 1 / count(*) FROM done
+""".format(done_set=DONE_SET)
+
+# A job thread runs thousands of jobs on one connection: both statements of
+# a job's own transaction are prepared once per connection (PREPARE_RUN).
+PREPARE_RUN = ('PREPARE background_job_lock_for_run(integer, integer, text) AS ' + LOCK_FOR_RUN
+               % {'id': '$1', 'worker_id': '$2', 'timeout_ms': '$3'} + ';\n'
+               'PREPARE background_job_finish_run(integer, text, integer) AS ' + FINISH_RUN
+               % {'id': '$1', 'result': '$2', 'worker_id': '$3'})
+EXECUTE_LOCK_FOR_RUN = 'EXECUTE background_job_lock_for_run(%(id)s, %(worker_id)s, %(timeout_ms)s)'
+EXECUTE_FINISH_RUN = 'EXECUTE background_job_finish_run(%(id)s, %(result)s, %(worker_id)s)'
+
+
+def prepare_run(cr) -> None:
+    """Prepare lock_for_run and finish_run once per connection."""
+    cr.execute(PREPARE_RUN)
+
+
+def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
+    """Lock the claimed job's row in the job's own transaction, and in any
+    later one if the job commits on its own (``cr``: the worker's job
+    cursor, service/job_cursor.py); False if the job is no longer this
+    worker's to run. Needs prepare_run()."""
+    cr.execute_and_hold(EXECUTE_LOCK_FOR_RUN, {
+        'id': job_id, 'worker_id': worker_id,
+        'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
+    return cr.fetchone() is not None
+
+
+def finish_run(cr, job_id: int, worker_id: int, result: Optional[str]) -> bool:
+    """Mark the job done and commit its transaction, in one round trip: the
+    one other exception to "the caller owns the transaction", for the
+    worker's job cursor (service/job_cursor.py). False, nothing committed
+    and the transaction still open, if the row is no longer this worker's
+    started job (FINISH_RUN). Needs prepare_run()."""
+    try:
+        cr.execute_and_commit(EXECUTE_FINISH_RUN, {
+            'id': job_id, 'worker_id': worker_id, 'result': result})
+    except psycopg2.errors.DivisionByZero:  # FINISH_RUN's "no row" signal
+        return False
+    return True
+
+
+def mark_done(cr, job_id: int, result: Optional[str]) -> None:
+    cr.execute(MARK_DONE, {'id': job_id, 'result': result})
+
+
+# -- failure and release -------------------------------------------------------
+# Record the error and either schedule the retry (state pending, eta in the
+# future) or fail: in the job's own transaction, once its work was rolled
+# back to just after its row lock (so the reaper cannot requeue the job
+# before its error is recorded), else in a new one (that connection lost).
+# The state/worker guard makes a late report from a requeued job a no-op.
+MARK_FAILED = """
+UPDATE queue_job job
+SET {back_to_pending}, retry = retry + %(retry_increment)s,
+    eta = {now} + make_interval(secs => %(delay)s),
+    exec_time = %(exec_time)s, exc_type = %(exc_type)s, exc_info = %(exc_info)s
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+""".format(now=NOW_UTC, back_to_pending=supersede.back_to_pending(
+    pending="%(state)s = 'pending'", otherwise='%(state)s', exc_message='%(exc_message)s'))
+
+
+def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
+                count_retry: bool, exec_time: float, exc_type: str,
+                exc_message: str, exc_info: str) -> bool:
+    """Record a failure: back to pending after ``delay`` seconds when
+    ``retry`` (cancelled if another job took its identity_key meanwhile),
+    else failed for good. False if the job was not ours anymore; NotRecorded
+    if the update kept failing. In a REPEATABLE READ transaction (the job's
+    own) a job that took the identity_key after the snapshot is never seen:
+    the caller records the failure again in a READ COMMITTED one."""
+    count = supersede.run(cr, MARK_FAILED, {
+        'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
+        'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
+        'exec_time': exec_time, 'exc_type': exc_type,
+        'exc_message': serialization.storable_text(exc_message),
+        'exc_info': serialization.storable_text(exc_info)}, job_id)
+    if count is None:
+        raise NotRecorded(job_id)
+    return count == 1
+
+
+# A job was not run after all (the runner is stopping): give it back.
+RELEASE = """
+UPDATE queue_job job SET {back_to_pending}, date_started = NULL
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+""".format(back_to_pending=supersede.back_to_pending())
+
+
+def release(cr, job_id: int, worker_id: int) -> None:
+    supersede.run(cr, RELEASE, {'id': job_id, 'worker_id': worker_id}, job_id)
