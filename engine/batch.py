@@ -29,7 +29,7 @@ import json
 from typing import Iterable, Mapping, Optional, Tuple
 
 from . import states, store
-from .sql_batch import DONE_JOB_METHOD, DONE_JOB_MODEL
+from .store.batches import DONE_JOB_METHOD, DONE_JOB_MODEL
 
 RUNNING = 'running'
 FINISHING = 'finishing'

@@ -1,4 +1,4 @@
-"""The job table. Rows are written by the engine (engine/store.py) in plain
+"""The job table. Rows are written by the engine (engine/store/) in plain
 SQL; this model gives them to the backend and to Python code.
 
 Nobody creates a job or changes what it runs through the ORM (hence through

@@ -1,6 +1,6 @@
 """Batches: a parent queue.job whose children each run one chunk of a large
 record set, and a done method run once when every child has finished. The
-logic is in engine/batch.py (SQL through engine/store.py); this is the Odoo
+logic is in engine/batch.py (SQL in engine/store/batches.py); this is the Odoo
 glue, an extension of the core model (models/queue_job.py): its admin
 actions call the core's through ``super()``."""
 import logging
@@ -10,7 +10,7 @@ import psycopg2.extensions
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import batch, defaults, sql_batch, store
+from ..engine import batch, defaults, store
 from ..engine.decorator import job
 from ..service import batch as batch_service
 
@@ -182,7 +182,7 @@ class QueueJobBatch(models.Model):
         have completed (engine/batch.py ``finish_batches_of_jobs``)."""
         batch.finish_batches_of_jobs(self.env.cr, job_ids)
 
-    @job(max_retries=sql_batch.DONE_JOB_MAX_RETRIES)
+    @job(max_retries=store.batches.DONE_JOB_MAX_RETRIES)
     def _run_batch_done_method(self):
         """Run the done method of a finished batch (the job that
         store.finish_batches enqueues); the batch ends done with the

@@ -58,7 +58,7 @@ def run_now(env):
 
 def job_values(records, job_method, args, kwargs, options, parent_id=None,
                state=states.PENDING):
-    """The row of a new job (keys of engine.sql.ENQUEUE); raises TypeError,
+    """The row of a new job (keys of engine/job_row.py ENQUEUE_COLUMNS); raises TypeError,
     naming the argument, before anything is written."""
     env = records.env
     description = '%s.%s' % (records._name, job_method.__name__)
