@@ -73,7 +73,7 @@ def _run_immediately(env, batch_id):
     the rows end as workers leave them. A failure's exception propagates;
     the jobs after it stay pending."""
     def call(job):
-        return executor.call_claimed(env.with_context(background_job_id=job.id), job)
+        return executor.call_claimed(env(context=dict(env.context, background_job_id=job.id)), job)
     jobs = env['queue.job'].sudo()
     for child in jobs.search([('parent_id', '=', batch_id)], order='id'):
         executor.perform_now(env, child, call)
