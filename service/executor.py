@@ -97,7 +97,7 @@ def call_claimed(env, job):
                     job.args, job.kwargs)
 
 
-def job_options(model_class, job):
+def method_options(model_class, job):
     """(RetryPolicy, timeout or None) of the job's method on ``model_class``
     (None when its model is not installed)."""
     try:
@@ -149,7 +149,7 @@ class OdooExecutor:
         self.registry()
 
     def options(self, job):
-        return job_options(self._registry.models.get(job.model_name), job)  # see prepare()
+        return method_options(self._registry.models.get(job.model_name), job)  # see prepare()
 
     scope = staticmethod(api.Environment.manage)
 
@@ -215,7 +215,7 @@ class CallerTransaction:
         self._call = call
 
     def options(self, job):
-        return job_options(self.env.registry.models.get(job.model_name), job)
+        return method_options(self.env.registry.models.get(job.model_name), job)
 
     def call(self, cr, job):
         return self._call(job)
