@@ -48,7 +48,9 @@ _logger = logging.getLogger(__name__)
 
 # The worker_id of a job run in the caller's transaction: no worker row has
 # it, and the row never commits with it (the attempt ends done, without a
-# worker, or failed, which sets worker_id back to NULL).
+# worker, or failed, which sets worker_id back to NULL). Only a failure that
+# could not be recorded (store.NotRecorded) leaves it: if the caller
+# commits, the reaper requeues that job as a dead worker's.
 CALLER = 0
 
 # A job run in the caller's transaction takes its row as a claim and its
@@ -239,7 +241,7 @@ def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
 def _record_now(app, cr, job, error, policy, started) -> None:
     try:
         failed = record_failure(app, cr, job, CALLER, error, policy, started)
-    except store.NotRecorded:  # logged by store; the row stays started
+    except store.NotRecorded:  # logged by store; the row stays started (see CALLER)
         failed = False
     if failed:
         report_failed(app, [job.id])
