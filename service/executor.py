@@ -110,17 +110,35 @@ def method_options(model_class, job):
     return policy, (job.timeout or job_method.timeout)
 
 
-def end_changes(registry, committed):
+def end_changes(registry, committed, cr):
     """As Odoo's requests and crons do: after a commit, tell the other
     processes which caches the job invalidated (no query when none); after
-    a rollback, drop this process's invalidations."""
+    a rollback, drop this process's invalidations. Signalled on the job's
+    own cursor ``cr``: Odoo's signal_changes() borrows from the shared pool,
+    which many job threads ending at once would exhaust (PoolError for HTTP)."""
     try:
         if committed:
-            registry.signal_changes()
+            signal_changes(registry, cr)
         else:
             registry.reset_changes()
     except Exception:  # the job's outcome is committed or rolled back already
         _logger.exception('could not %s registry changes', 'signal' if committed else 'reset')
+
+
+def signal_changes(registry, cr):
+    """odoo.modules.registry.Registry.signal_changes, on ``cr``."""
+    if registry.registry_invalidated or registry.cache_invalidated:
+        # a registry reload empties the caches too: one signal is enough
+        sequence = ('base_registry_signaling' if registry.registry_invalidated
+                    else 'base_cache_signaling')
+        cr.execute('SELECT nextval(%s)', [sequence])
+        value = cr.fetchone()[0]
+        cr.commit()
+        if registry.registry_invalidated:
+            registry.registry_sequence = value
+        else:
+            registry.cache_sequence = value
+    registry.registry_invalidated = registry.cache_invalidated = False
 
 
 class OdooExecutor:
@@ -164,10 +182,10 @@ class OdooExecutor:
         return call_claimed(env, job)
 
     def changes_committed(self):
-        end_changes(self._local.registry, committed=True)
+        end_changes(self._local.registry, True, self._local.cursor)
 
     def changes_rolled_back(self):
-        end_changes(self._local.registry, committed=False)
+        end_changes(self._local.registry, False, self._local.cursor)
 
     error_message = staticmethod(error_message)
 
