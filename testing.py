@@ -15,10 +15,9 @@ with it); the trap remembers which ones the block enqueued.
 import contextlib
 import json
 
-from .engine import serialization, states, store
+from .engine import serialization, states
 from .service import company
-from .service.enqueue import bounded_result
-from .service.executor import call_job, job_environment
+from .service.executor import call_claimed, job_environment, perform_now
 
 
 class JobTrap:
@@ -58,17 +57,20 @@ class JobTrap:
 
     def perform(self):
         """Run the trapped pending jobs now, in this transaction, as their
-        users; each ends done, or its exception propagates to the test."""
+        users, with a worker's outcomes (executor.perform_now): each ends
+        done, or its failure is recorded as a worker records it and its
+        exception propagates to the test. The last job of a batch ends it,
+        as on a worker: its done method is enqueued (a new job, which a
+        trap around ``perform()`` catches)."""
         for job in self.jobs.filtered(lambda job: job.state == states.PENDING):
-            env = job_environment(self.env.cr, job.user_id.id, job.company_id.id,
-                                  job.context, job.id)
-            try:
-                result = call_job(env, job.model_name, job.method_name,
-                                  json.loads(job.record_ids), job.args, job.kwargs)
-            finally:  # the test's environments outlive the job: unpin its company
-                company.pin(env, job.user_id.id, None)
-            store.mark_done(self.env.cr, job.id, bounded_result(result))
-        self.jobs.invalidate_cache()
+            perform_now(self.env, job, self._call)
+
+    def _call(self, job):
+        env = job_environment(self.env.cr, job)
+        try:
+            return call_claimed(env, job)
+        finally:  # the test's environments outlive the job: unpin its company
+            company.pin(env, job.user_id, None)
 
 
 @contextlib.contextmanager

@@ -11,19 +11,30 @@ Unlike OCA queue_job, ``max_retries`` counts retries, not attempts, and 0
 means "never retry" rather than "retry forever": a job with
 ``max_retries=5`` runs at most 6 times.
 
+:meth:`RetryPolicy.decide` turns a failed attempt into a
+:class:`RetryDecision`, which every path that runs jobs records the same way
+(engine/attempt.py).
+
 Pure Python (no Odoo import) so the schedule is unit-tested without a
 database.
 """
 from __future__ import annotations
 
 import math
+import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from psycopg2.extensions import TransactionRollbackError
+
+from .defaults import CONFLICT_RETRY_DELAY
+from .exceptions import FailedJobError, RetryableJobError
+
 __all__ = [
-    'RetryPolicy', 'DEFAULT_MAX_RETRIES', 'BASE_DELAY_SECONDS', 'MAX_DELAY_SECONDS',
+    'RetryPolicy', 'RetryDecision', 'DEFAULT_MAX_RETRIES', 'BASE_DELAY_SECONDS',
+    'MAX_DELAY_SECONDS',
 ]
 
 # Five retries ride out the usual transient causes (lock timeouts,
@@ -42,6 +53,18 @@ MAX_DELAY_SECONDS = 3600
 # Bounds the shift in the exponential formula so huge retry counts do not
 # build huge ints; 2**32 * BASE is far beyond MAX_DELAY_SECONDS anyway.
 _MAX_DOUBLINGS = 32
+
+
+@dataclass(frozen=True)
+class RetryDecision:
+    """What a failed attempt leads to: run again after ``delay`` seconds
+    (``retry``: the attempt counts as one retry), or fail for good."""
+
+    retry: bool
+    delay: float = 0
+
+
+FAIL = RetryDecision(retry=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,25 @@ class RetryPolicy:
             return self.delay_for(retry_count)
         _checked_count(retry_count)  # same contract whichever branch runs
         return _checked_requested_delay(requested)
+
+    def decide(self, retry_count: int, error: BaseException) -> RetryDecision:
+        """What follows an attempt that failed with ``error`` after
+        ``retry_count`` retries. ``FailedJobError`` fails at once;
+        ``RetryableJobError`` retries after the delay it asks for (even out
+        of retries with ``ignore_retry``); a serialization failure or
+        deadlock (another transaction won, the job itself is fine) retries
+        after about a second; anything else follows the schedule."""
+        if isinstance(error, FailedJobError):
+            return FAIL
+        if isinstance(error, RetryableJobError) and error.ignore_retry:
+            return RetryDecision(True, self.next_delay(retry_count, error.seconds))
+        if not self.can_retry(retry_count):
+            return FAIL
+        if isinstance(error, RetryableJobError):
+            return RetryDecision(True, self.next_delay(retry_count, error.seconds))
+        if isinstance(error, TransactionRollbackError):
+            return RetryDecision(True, CONFLICT_RETRY_DELAY + random.random())
+        return RetryDecision(True, self.delay_for(retry_count))
 
 
 def _exponential_delay(retry_count: int) -> int:

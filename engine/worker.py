@@ -1,28 +1,29 @@
-"""The worker loop: threads that claim jobs of one database and run them.
+"""The worker loop: threads that claim jobs of one database and hand them
+to the attempt (engine/attempt.py).
 
-A :class:`DatabaseRunner` owns, for one database, N job threads (each with
-its own autocommit connection for claims, failure reports and batch ends,
-plus the Odoo cursor its jobs run in) and one
-control thread (LISTEN for new jobs, heartbeat, requeue of orphaned jobs).
+A :class:`DatabaseRunner` owns, for one database:
+
+- N job threads: each loops claim -> ``attempt.perform`` (lock, run, done
+  or failure, report, batch endings), with its own autocommit connection
+  for claims, failure records and batch endings, plus the executor's cursor
+  its jobs run in; both are closed after ``idle_close`` seconds without work;
+- one control thread: LISTEN for new jobs (wakes the job threads),
+  heartbeat of the worker row, the reaper (requeue or fail the jobs of dead
+  workers, then report and end batches as an attempt does), and a poll for
+  work while job threads are disconnected.
+
 Running a job in Odoo is the executor's business (service/executor.py);
 this module knows PostgreSQL and threads, not the ORM.
-
-Life of a job, as in RQ: claim -> perform_job -> handle_job_success (inside
-perform_job: the done state commits with the job's effects) or
-handle_job_failure (the error and the retry are recorded in the job's
-transaction, its work rolled back but its row still locked).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import random
 import select
 import socket
 import threading
 import time
-import traceback
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
@@ -30,9 +31,8 @@ from typing import Callable, Optional, Protocol
 import psycopg2
 import psycopg2.extensions
 
-from . import batch, defaults, sql, store
-from .exceptions import FailedJobError, RetryableJobError
-from .retry import RetryPolicy
+from . import attempt, defaults, store
+from .attempt import transaction
 
 _logger = logging.getLogger(__name__)
 
@@ -50,38 +50,13 @@ class Settings:
     channels: dict = field(default_factory=lambda: dict(defaults.CHANNELS))
 
 
-class Executor(Protocol):
-    """Runs claimed jobs in the application (Odoo)."""
+class Executor(attempt.WorkerApplication, Protocol):
+    """Runs claimed jobs in the application (Odoo): what an attempt needs
+    (engine/attempt.py), and what the loop needs around it."""
 
     def prepare(self) -> None:
         """Called before each claim: load what running a job needs, so that
         nothing between the claim and the job's row lock can wait."""
-
-    def perform(self, job: store.ClaimedJob, worker_id: int, timeout: int,
-                on_error: Callable) -> bool:
-        """Run the job in its own transaction: lock its row
-        (store.lock_for_run), run it, mark it done and commit
-        (store.finish_run); return False, also when the job is not ours
-        anymore. On error, roll the job's work back with its row still
-        locked, call ``on_error(cursor, error)`` to record the failure in
-        that transaction, commit and return what it returned; if that is
-        not possible, roll back and raise the job's exception."""
-
-    def job_options(self, job: store.ClaimedJob) -> tuple:
-        """(RetryPolicy, timeout or None) of the job's method, from what
-        prepare() loaded (never waits)."""
-
-    def error_message(self, error: BaseException) -> str:
-        """The human message of a job's exception."""
-
-    def close_thread(self) -> None:
-        """Called by each job thread when its loop ends or it has been idle
-        for a while: release what perform() kept for this thread (its
-        database cursor, with its own connection)."""
-
-    def jobs_failed(self, job_ids: list) -> None:
-        """Called once these jobs failed for good (committed): the
-        application tells people (the backend notifies who enqueued them)."""
 
 
 class Wakeup:
@@ -225,7 +200,8 @@ class DatabaseRunner:
                     with transaction(connection) as cr:
                         store.release(cr, job.id, self.worker_id)
                 else:
-                    self.perform_job(connection, job)
+                    attempt.perform(self.executor, connection, job, self.worker_id,
+                                    self.settings.timeout)
                     if job.capacity:
                         self.wakeup.notify()  # a slot of a limited channel is free again
                 idle_since = time.monotonic()
@@ -266,72 +242,13 @@ class DatabaseRunner:
         poll = self.settings.poll_interval
         return poll if next_eta is None else max(0.01, min(poll, float(next_eta)))
 
-    def perform_job(self, connection, job: store.ClaimedJob) -> None:
-        """Run one claimed job; failures are recorded, never raised."""
-        started = time.monotonic()
-        try:
-            policy, timeout = self.executor.job_options(job)
-        except Exception:
-            policy, timeout = RetryPolicy(), None
-        timeout = self.settings.timeout if timeout is None else timeout
-
-        def on_error(cr, error):
-            return self.handle_job_failure(cr, job, error, policy, time.monotonic() - started)
-        try:
-            failed = self.executor.perform(job, self.worker_id, timeout, on_error)
-        except Exception as error:  # rolled back, not recorded: record it now
-            try:
-                with transaction(connection) as cr:
-                    failed = on_error(cr, error)
-            except store.NotRecorded:  # logged by store; the reaper retries it
-                failed = False
-        if failed:
-            self.report_failed([job.id])
-        self.finish_batches(connection, batch.batches_ended_by(job))
-
-    def finish_batches(self, connection, batch_ids) -> None:
-        """After a child's transaction committed: if it was the last one,
-        end its batch (enqueue the done method, or mark it done), then the
-        batches around it (nested batches). One transaction per level, each
-        beginning after the previous one committed (see store.finish_batches)."""
-        while batch_ids:
-            with transaction(connection) as cr:
-                batch_ids = store.finish_batches(cr, batch_ids)
-
-    def handle_job_failure(self, cr, job, error, policy: RetryPolicy,
-                           exec_time: float) -> bool:
-        """Record the error in ``cr``'s transaction: retry later or fail.
-        True if the job failed for good (to report once committed)."""
-        retry, delay, count = decide_retry(job.retry, error, policy)
-        message = self.executor.error_message(error)
-        log = _logger.info if retry else _logger.error
-        log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
-            ', retry in %ss' % delay if retry else '', message)
-        recorded = store.mark_failed(
-            cr, job.id, self.worker_id, retry=retry, delay=delay, count_retry=count,
-            exec_time=exec_time, exc_type=type(error).__name__, exc_message=message,
-            exc_info=''.join(traceback.format_exception(type(error), error,
-                                                        error.__traceback__)))
-        if not recorded:
-            _logger.warning('job %s was no longer this worker\'s: its failure is not recorded',
-                            job.uuid)
-        return recorded and not retry
-
-    def report_failed(self, job_ids: list) -> None:
-        """Pass jobs that failed for good to the executor; a problem there
-        (e.g. the notification) is logged and never stops the worker."""
-        try:
-            self.executor.jobs_failed(job_ids)
-        except Exception:
-            _logger.exception('could not report failed jobs %s', job_ids)
-
     # -- control thread ---------------------------------------------------
     def _control_loop(self) -> None:
         connection = self.connect()
         connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
         try:
             with connection.cursor() as cr:
-                cr.execute('LISTEN %s' % sql.CHANNEL)
+                cr.execute("LISTEN %s" % store.NOTIFY_CHANNEL)
                 self.wakeup.notify()  # catch what was enqueued before LISTEN
                 next_beat = next_reap = next_poll = 0.0
                 while not self.stopping.is_set():
@@ -383,51 +300,17 @@ class DatabaseRunner:
             self.wakeup.notify()
             failed = [job_id for job_id, state in requeued if state == 'failed']
             if failed:
-                self.report_failed(failed)
-                self._finish_batches_of(cr, failed)
+                attempt.report_failed(self.executor, failed)
+                self.finish_batches_of_jobs(cr, failed)
 
-    def _finish_batches_of(self, cr, job_ids) -> None:
+    def finish_batches_of_jobs(self, cr, job_ids) -> None:
         """Jobs failed for good by the reaper (``cr`` autocommits: that is
         committed) may have been the last of their batches. Finishing takes a
         transaction of its own, on a connection of its own."""
         batch_ids = store.batches_of_jobs(cr, job_ids)
         if batch_ids:
             with self._connection() as connection:
-                self.finish_batches(connection, batch_ids)
-
-
-@contextlib.contextmanager
-def transaction(connection):
-    """A transaction on an autocommit connection: BEGIN, then COMMIT, or
-    ROLLBACK when the block raises."""
-    with connection.cursor() as cr:
-        cr.execute('BEGIN')
-        try:
-            yield cr
-        except BaseException:
-            if not connection.closed:
-                cr.execute('ROLLBACK')
-            raise
-        cr.execute('COMMIT')
-
-
-def decide_retry(retry_count: int, error: BaseException, policy: RetryPolicy):
-    """(retry?, delay in seconds, count as a retry?) for a failed attempt."""
-    if isinstance(error, FailedJobError):
-        return False, 0, False
-    if isinstance(error, RetryableJobError):
-        if error.ignore_retry or policy.can_retry(retry_count):
-            return True, policy.next_delay(retry_count, error.seconds), True
-        return False, 0, False
-    if isinstance(error, psycopg2.extensions.TransactionRollbackError):
-        # serialization failure or deadlock: another transaction won; the
-        # job itself is fine, so run it again soon
-        if policy.can_retry(retry_count):
-            return True, defaults.CONFLICT_RETRY_DELAY + random.random(), True
-        return False, 0, False
-    if policy.can_retry(retry_count):
-        return True, policy.next_delay(retry_count), True
-    return False, 0, False
+                attempt.finish_batches(connection, batch_ids)
 
 
 def process_exists(pid: int) -> bool:

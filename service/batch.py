@@ -1,7 +1,7 @@
 """Batches in Odoo: validate the call, then one bulk INSERT in the caller's
 transaction (store.enqueue_batch); and the done method's call."""
-from ..engine import batch, defaults, states, store
-from . import enqueue
+from ..engine import batch, defaults, store
+from . import enqueue, executor
 
 
 def execute(env, model_name, method_name, record_ids, done_method=None,
@@ -33,13 +33,12 @@ def execute(env, model_name, method_name, record_ids, done_method=None,
     values['parent_id'] = store.batch_of_job(env.cr, env.context['background_job_id']) \
         if env.context.get('background_job_id') else None
     name = '%s (batch of %d records, %d per job)' % (values['name'], len(ids), job_size)
-    if enqueue.run_now(env):
-        return _run_immediately(env, job_method, model, ids, values, name, done_method,
-                                job_size, job_res_id, args, kwargs)
     batch_id, _ = store.enqueue_batch(env.cr, values, ids, job_size, done_method or None,
                                       job_res_id, name)
     if not ids:  # nothing to wait for: done (or done method enqueued) at once
         batch.finish_batches(env.cr, [batch_id])
+    if enqueue.run_now(env):
+        _run_immediately(env, batch_id)
     return env['queue.job'].browse(batch_id)
 
 
@@ -68,16 +67,17 @@ def call_done_method(env, batch_id, done_method, job_res_id):
     return method(job_res_id) if job_res_id else method()
 
 
-def _run_immediately(env, job_method, model, ids, values, name, done_method, job_size,
-                     job_res_id, args, kwargs):
-    """run_now mode: every chunk, then the done method, in the caller's
-    transaction; the rows record a done batch with done children."""
-    for start in range(0, len(ids), job_size):
-        job_method.func(model.browse(ids[start:start + job_size]), *args, **kwargs)
-    batch_id, _ = store.enqueue_batch(env.cr, values, ids, job_size, done_method or None,
-                                      job_res_id, name, child_state=states.DONE)
-    if done_method:
-        call_done_method(env, batch_id, done_method, job_res_id)
-    store.mark_batch_done(env.cr, batch_id, None)
-    env['queue.job'].invalidate_cache(ids=[batch_id])  # the done method may have read it
-    return env['queue.job'].browse(batch_id)
+def _run_immediately(env, batch_id):
+    """run_now mode: run the batch's jobs at once in the caller's
+    transaction, in order, as the caller, then its done method (the job the
+    last of them enqueued), with a worker's outcomes (executor.perform_now):
+    the rows end as workers leave them. A failure's exception propagates;
+    the jobs after it stay pending."""
+    def call(job):
+        return executor.call_claimed(env(context=dict(env.context, background_job_id=job.id)), job)
+    jobs = env['queue.job'].sudo()
+    for child in jobs.search([('parent_id', '=', batch_id)], order='id'):
+        executor.perform_now(env, child, call)
+    done_job = jobs.browse(batch_id).done_job_id
+    if done_job:
+        executor.perform_now(env, done_job, call)

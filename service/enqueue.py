@@ -5,8 +5,9 @@ import uuid
 
 from odoo import fields
 
-from ..engine import defaults, serialization, states, store
+from ..engine import serialization, states, store
 from ..engine.decorator import find_job_method
+from . import executor
 from .options import flag
 
 # Context keys a job runs with: what changes the result of business code.
@@ -106,24 +107,12 @@ def to_eta(eta):
 
 
 def run_immediately(records, job_method, args, kwargs, options):
-    """run_now mode: run the call in the caller's transaction and record it
-    as a done job, so code that reads the returned job still works."""
+    """run_now mode: write the job as delay() does, then run it at once in
+    the caller's transaction, as the caller, with a worker's outcomes
+    (executor.perform_now): the returned job is done; a failure is recorded
+    as a worker records it, then its exception propagates."""
     values = job_values(records, job_method, args, kwargs, options)  # validates args
-    result = job_method.func(records, *args, **kwargs)
-    values.update(state=states.DONE, identity_key=None)
-    job_id = store.enqueue(records.env.cr, values)
-    store.record_immediate_result(records.env.cr, job_id, bounded_result(result))
-    return records.env['queue.job'].browse(job_id)
-
-
-def bounded_result(result, limit=defaults.RESULT_MAX_CHARS):
-    """The text stored as a job's result: whatever the job returned, it must
-    not fail the done update (the job's work would be rolled back)."""
-    if result is None:
-        return None
-    try:
-        text = result if isinstance(result, str) else repr(result)
-    except Exception as error:  # a broken __repr__ must not undo the job's work
-        text = '<%s object; its repr() raised %r>' % (type(result).__name__, error)
-    text = serialization.storable_text(text)
-    return text if len(text) <= limit else text[:limit] + '... (%d characters)' % len(text)
+    values['identity_key'] = None  # it runs now: no later delay() waits for it
+    job = records.env['queue.job'].browse(store.enqueue(records.env.cr, values))
+    executor.perform_now(records.env, job, lambda _job: job_method.func(records, *args, **kwargs))
+    return job

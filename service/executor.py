@@ -1,4 +1,7 @@
-"""Run a claimed job in an Odoo environment (the engine's Executor)."""
+"""The Odoo side of a job attempt (engine/attempt.py ``Application``): the
+job's environment and method, its options, how to notify, the job thread's
+cursor. The attempt itself, lock to outcome, is the engine's."""
+import dataclasses
 import json
 import logging
 import threading
@@ -7,15 +10,14 @@ import time
 import psycopg2
 
 import odoo
-from odoo import SUPERUSER_ID, api
+from odoo import SUPERUSER_ID, api, models
 from odoo.exceptions import except_orm
 
-from ..engine import serialization, store
+from ..engine import attempt, serialization, store
 from ..engine.decorator import find_job_method
-from ..engine.exceptions import JobLostError, NotAJobError, RecordsGoneError
+from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company
-from .enqueue import bounded_result
 from .job_cursor import JobCursor
 
 _logger = logging.getLogger(__name__)
@@ -76,17 +78,36 @@ def error_message(error):
     return str(error) or type(error).__name__
 
 
-def job_environment(cr, user_id, company_id, context_json, job_id):
-    """The job's environment: its user, context and company. Call it inside
-    the job's own ``api.Environment.manage()`` block: the company is pinned
-    for that block (service/company.py)."""
-    context = json.loads(context_json or '{}')
-    if company_id:
-        context.setdefault('force_company', company_id)
-    context['background_job_id'] = job_id
-    env = api.Environment(cr, user_id, context)
-    company.pin(env, user_id, company_id)
+def job_environment(cr, job):
+    """The environment of ``job`` (a ClaimedJob): its user, context and
+    company. Call it inside the job's own ``api.Environment.manage()``
+    block: the company is pinned for that block (service/company.py)."""
+    context = json.loads(job.context or '{}')
+    if job.company_id:
+        context.setdefault('force_company', job.company_id)
+    context['background_job_id'] = job.id
+    env = api.Environment(cr, job.user_id, context)
+    company.pin(env, job.user_id, job.company_id)
     return env
+
+
+def call_claimed(env, job):
+    """Call ``job``'s method in ``env``; its result (see call_job)."""
+    return call_job(env, job.model_name, job.method_name, json.loads(job.record_ids),
+                    job.args, job.kwargs)
+
+
+def method_options(model_class, job):
+    """(RetryPolicy, timeout or None) of the job's method on ``model_class``
+    (None when its model is not installed)."""
+    try:
+        job_method = find_job_method(model_class, job.method_name)
+    except (LookupError, TypeError):  # not a job: its call will say so
+        return RetryPolicy(max_retries=job.max_retries), None
+    policy = job_method.retry_policy
+    if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
+        policy = RetryPolicy(job.max_retries, policy.pattern)
+    return policy, (job.timeout or job_method.timeout)
 
 
 def end_changes(registry, committed, cr):
@@ -121,7 +142,8 @@ def signal_changes(registry, cr):
 
 
 class OdooExecutor:
-    """perform() runs one job in its own Odoo transaction."""
+    """The application of a worker's attempts (engine/worker.py Executor),
+    one per database, shared by its job threads."""
 
     def __init__(self, dbname):
         self.dbname = dbname
@@ -144,79 +166,33 @@ class OdooExecutor:
         is upgraded), never between a claim and the job's row lock."""
         self.registry()
 
-    def job_options(self, job):
-        model_class = self._registry.models.get(job.model_name)  # see prepare()
-        try:
-            job_method = find_job_method(model_class, job.method_name)
-        except (LookupError, TypeError):  # not a job: perform() will say so
-            return RetryPolicy(max_retries=job.max_retries), None
-        policy = job_method.retry_policy
-        if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
-            policy = RetryPolicy(job.max_retries, policy.pattern)
-        return policy, (job.timeout or job_method.timeout)
+    def options(self, job):
+        return method_options(self._registry.models.get(job.model_name), job)  # see prepare()
+
+    scope = staticmethod(api.Environment.manage)
+
+    def cursor(self):
+        # the registry whose changes the attempt ends: the job's, once it has one
+        self._local.registry = self._registry  # loaded before the claim: see prepare()
+        return self._thread_cursor(self._registry)
+
+    def call(self, cr, job):
+        env = job_environment(cr, job)
+        self._local.registry = env.registry
+        return call_claimed(env, job)
+
+    def changes_committed(self):
+        end_changes(self._local.registry, True, self._local.cursor)
+
+    def changes_rolled_back(self):
+        end_changes(self._local.registry, False, self._local.cursor)
+
+    error_message = staticmethod(error_message)
 
     def jobs_failed(self, job_ids):
         """Notify the users who enqueued these jobs (queue.job._notify_failed)."""
         with api.Environment.manage(), self.registry().cursor() as cr:
             api.Environment(cr, SUPERUSER_ID, {})['queue.job'].browse(job_ids)._notify_failed()
-
-    error_message = staticmethod(error_message)
-
-    def perform(self, job, worker_id, timeout, on_error):
-        registry = self._registry  # loaded before the claim: see prepare()
-        cr = self._thread_cursor(registry)
-        locked = False
-        with api.Environment.manage():
-            try:
-                locked = store.lock_for_run(cr, job.id, worker_id, timeout)
-                if not locked:
-                    cr.abort()
-                    return False
-                env = job_environment(cr, job.user_id, job.company_id, job.context, job.id)
-                registry = env.registry
-                result = call_job(env, job.model_name, job.method_name,
-                                  json.loads(job.record_ids), job.args, job.kwargs)
-                if not store.finish_run(cr, job.id, worker_id, bounded_result(result)):
-                    raise JobLostError('its row was no longer started by this worker')
-            except JobLostError as error:
-                self._abort(cr, error)
-                end_changes(registry, False, cr)
-                _logger.warning('job %s (%s.%s) stopped, not marked done: %s',
-                                job.uuid, job.model_name, job.method_name, error)
-                return False
-            except Exception as error:
-                failed = self._record_failure(job, cr, error, on_error) if locked else None
-                if failed is None:
-                    self._abort(cr, error)
-                end_changes(registry, False, cr)
-                if failed is None:
-                    raise
-                return failed
-        end_changes(registry, True, cr)
-        return False
-
-    def _record_failure(self, job, cr, error, on_error):
-        """Roll the job's work back to just after its row lock, record the
-        failure with ``on_error`` in that transaction and commit, so the
-        reaper never sees the failed job unlocked. None if that failed (the
-        worker then records it on its own connection)."""
-        try:
-            cr.undo_job()
-            failed = on_error(cr, error)
-            cr.commit_job()
-            return failed
-        except Exception:
-            _logger.warning('could not record the failure of job %s in its own transaction',
-                            job.uuid, exc_info=True)
-            return None
-
-    def _abort(self, cr, error):
-        try:
-            cr.abort()
-        except psycopg2.Error:
-            self.close_thread()
-        if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-            self.close_thread()  # the connection may be broken: get a new one
 
     def _thread_cursor(self, registry):
         """The job thread's cursor (service/job_cursor.py), kept across
@@ -245,3 +221,51 @@ class OdooExecutor:
                 cr.close_connection()
             except psycopg2.Error:
                 _logger.warning('could not close a job cursor cleanly', exc_info=True)
+
+
+class CallerTransaction:
+    """The application of jobs run at once in the caller's transaction
+    (run_now, a batch run now, trap_jobs().perform()): engine/attempt.py
+    ``perform_now``. ``call(job)`` calls the job's method."""
+
+    def __init__(self, env, call):
+        self.env = env
+        self._call = call
+
+    def options(self, job):
+        return method_options(self.env.registry.models.get(job.model_name), job)
+
+    def call(self, cr, job):
+        return self._call(job)
+
+    def changes_rolled_back(self):
+        self.env.clear()  # the caches still hold what the job wrote
+
+    error_message = staticmethod(error_message)
+
+    def jobs_failed(self, job_ids):
+        """Notify as a worker does, in the caller's transaction: only if it
+        commits."""
+        jobs = self.env['queue.job'].browse(job_ids)
+        jobs.invalidate_cache(ids=job_ids)  # their rows changed in SQL
+        jobs._notify_failed()
+
+
+def perform_now(env, record, call):
+    """Run the pending job ``record`` (a queue.job) at once in ``env``'s
+    transaction (engine/attempt.py perform_now), calling ``call(job)``
+    (``job``: its ClaimedJob); a failure's exception propagates."""
+    try:
+        attempt.perform_now(CallerTransaction(env, call), env.cr, claimed_job(record))
+    finally:
+        env['queue.job'].invalidate_cache()  # its row and its batches changed in SQL
+
+
+def claimed_job(record):
+    """The ClaimedJob of a queue.job record (its many2one fields as ids)."""
+    record, values = record.sudo(), {}
+    for name in (field.name for field in dataclasses.fields(store.ClaimedJob)):
+        if name in record._fields:
+            value = record[name]
+            values[name] = (value.id or None) if isinstance(value, models.BaseModel) else value
+    return store.ClaimedJob(**values)

@@ -10,7 +10,7 @@ from odoo.modules.registry import Registry
 from .common import running
 from .test_worker import WorkerCase
 
-WORKER_LOGGER = 'odoo.addons.background_job.engine.worker'
+ATTEMPT_LOGGER = 'odoo.addons.background_job.engine.attempt'
 
 
 class SlowLogHandler(logging.Handler):
@@ -47,7 +47,7 @@ class TestNoUnlockedWindow(WorkerCase):
         # worker's log blocks while it reports the failure. The row must
         # stay locked until the failure is recorded.
         handler = SlowLogHandler('gave up slow-log', 3)
-        logger = logging.getLogger(WORKER_LOGGER)
+        logger = logging.getLogger(ATTEMPT_LOGGER)
         self.addCleanup(logger.setLevel, logger.level)
         logger.setLevel(logging.ERROR)  # as in production (tests mute it)
         logger.addHandler(handler)
@@ -76,7 +76,7 @@ class TestOutcomes(WorkerCase):
     def test_odoo_exceptions_are_stored_notified_and_logged_with_their_message(self):
         with self.db.env() as env:
             job_id = self.make_record(env).raise_user_error.delay('Not allowed here').id
-        with self.assertLogs(WORKER_LOGGER, 'ERROR') as logs:
+        with self.assertLogs(ATTEMPT_LOGGER, 'ERROR') as logs:
             with running(self.db.runner()):
                 job = self.wait_state(job_id, {'failed'})
         self.assertEqual((job['exc_type'], job['exc_message']), ('UserError', 'Not allowed here'))

@@ -1,0 +1,325 @@
+"""One job attempt, from its row lock to its outcome.
+
+A worker's attempt (:func:`perform`), on the job thread's cursor
+(service/job_cursor.py), in the job's own transaction:
+
+1. lock the claimed row (store.lock_for_run; BEGIN travels with it), or stop
+   if the job is no longer this worker's;
+2. call the job (the application builds its environment and calls its
+   method);
+3. done: the done update travels with COMMIT (store.finish_run); a row that
+   is no longer the job's makes that fail: JobLostError, rolled back;
+4. on an error: roll the job's work back to just after the lock (the row
+   stays locked, so the reaper cannot requeue the job meanwhile), record the
+   failure as ``RetryPolicy.decide`` says (pending again after a delay, or
+   failed for good) and commit; if that is not possible, roll back and
+   record it in a READ COMMITTED transaction on the worker's connection;
+5. report a job failed for good (the application notifies who enqueued it),
+   then end the batches the job may have ended, each level in a transaction
+   of its own that begins after the job's committed.
+
+Jobs run at once in the caller's transaction (run_now, a batch run now,
+``trap_jobs().perform()``) go through the same outcome functions
+(:func:`perform_now`): the same RetryDecision, the same failure statement,
+the same report and batch endings, in that transaction; their exception
+then propagates to the caller.
+
+The application side (Odoo: service/executor.py) is the :class:`Application`
+protocol: what only it knows, the job's environment and method, its options,
+how to notify.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import time
+import traceback
+from typing import Any, ContextManager, Optional, Protocol, Tuple
+
+import psycopg2
+
+from . import batch, defaults, serialization, store
+from .exceptions import JobLostError
+from .retry import RetryPolicy
+from .job_row import NOW_UTC
+
+_logger = logging.getLogger(__name__)
+
+# The worker_id of a job run in the caller's transaction: no worker row has
+# it, and the row never commits with it (the attempt ends done, without a
+# worker, or failed, which sets worker_id back to NULL). Only a failure that
+# could not be recorded (store.NotRecorded) leaves it: if the caller
+# commits, the reaper requeues that job as a dead worker's.
+CALLER = 0
+
+# A job run in the caller's transaction takes its row as a claim and its
+# lock would: started, by CALLER, so that the workers' failure statement
+# (sql.MARK_FAILED, guarded by state and worker) records its failure as is.
+START_NOW = """
+UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {now}
+WHERE id = %(id)s AND state = 'pending'
+""".format(now=NOW_UTC)
+
+# Its done state: as sql.FINISH_RUN's, with the call's own duration (the
+# caller's transaction began before it) and no worker.
+FINISH_NOW = """
+UPDATE queue_job
+SET state = 'done', date_done = {now}, result = %(result)s, exec_time = %(exec_time)s,
+    exc_type = NULL, exc_message = NULL, exc_info = NULL, worker_id = NULL
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+""".format(now=NOW_UTC)
+
+_savepoint_names = itertools.count(1)
+
+
+class Application(Protocol):
+    """What the application that runs jobs (Odoo) knows, for every path."""
+
+    def options(self, job: store.ClaimedJob) -> Tuple[RetryPolicy, Optional[int]]:
+        """(RetryPolicy, timeout or None) of the job's method; never waits."""
+
+    def call(self, cr, job: store.ClaimedJob) -> Any:
+        """Call the job's method in its environment on ``cr``; its result."""
+
+    def changes_rolled_back(self) -> None:
+        """The job's work was rolled back: drop what the application
+        remembered of it (caches)."""
+
+    def error_message(self, error: BaseException) -> str:
+        """The human message of a job's exception."""
+
+    def jobs_failed(self, job_ids: list) -> None:
+        """These jobs failed for good (committed, or in the caller's
+        transaction): tell people."""
+
+
+class WorkerApplication(Application, Protocol):
+    """What a worker's attempt needs on top: the job thread's cursor."""
+
+    def scope(self) -> ContextManager:
+        """What a whole attempt runs in (Odoo: its environments' life)."""
+
+    def cursor(self):
+        """The job thread's cursor (service/job_cursor.py), kept across jobs."""
+
+    def changes_committed(self) -> None:
+        """The job's work committed: tell the application's other processes."""
+
+    def close_thread(self) -> None:
+        """Close the job thread's cursor and its connection."""
+
+
+# -- a worker's attempt --------------------------------------------------------
+def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id: int,
+            default_timeout: int) -> None:
+    """Run one claimed job to its outcome, report it, end the batches it
+    ended (``connection``: the job thread's autocommit connection).
+    Failures are recorded, never raised."""
+    started = time.monotonic()
+    policy, timeout = job_options(app, job, default_timeout)
+    try:
+        with app.scope():
+            failed = _run_locked(app, job, worker_id, timeout, policy, started)
+    except Exception as error:  # rolled back, not recorded: record it now
+        failed = _record_on_connection(app, connection, job, worker_id, error, policy, started)
+    if failed:
+        report_failed(app, [job.id])
+    ended = batch.batches_ended_by(job)
+    if ended:
+        finish_batches(connection, ended)
+
+
+def job_options(app: Application, job, default_timeout):
+    """(RetryPolicy, timeout) of the job; a job whose options cannot be
+    read fails as any job (with the default policy)."""
+    try:
+        policy, timeout = app.options(job)
+    except Exception:
+        policy, timeout = RetryPolicy(), None
+    return policy, default_timeout if timeout is None else timeout
+
+
+def _run_locked(app, job, worker_id, timeout, policy, started) -> bool:
+    """Steps 1 to 4 in the job's transaction; True if it failed for good.
+    Raises the job's exception, rolled back, when its failure could not be
+    recorded in that transaction."""
+    cr = app.cursor()
+    locked = False
+    try:
+        locked = store.lock_for_run(cr, job.id, worker_id, timeout)
+        if not locked:
+            cr.abort()
+            return False
+        result = app.call(cr, job)
+        if not store.finish_run(cr, job.id, worker_id, bounded_result(result)):
+            raise JobLostError('its row was no longer started by this worker')
+    except JobLostError as error:
+        _abort(app, cr, error)
+        app.changes_rolled_back()
+        _logger.warning('job %s (%s.%s) stopped, not marked done: %s',
+                        job.uuid, job.model_name, job.method_name, error)
+        return False
+    except Exception as error:
+        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy,
+                                            started) if locked else None
+        if failed is None:
+            _abort(app, cr, error)
+        app.changes_rolled_back()
+        if failed is None:
+            raise
+        return failed
+    app.changes_committed()
+    return False
+
+
+def _record_in_job_transaction(app, cr, job, worker_id, error, policy, started):
+    """Roll the job's work back to just after its row lock, record the
+    failure in that transaction and commit, so the reaper never sees the
+    failed job unlocked. None if that failed (_record_on_connection then)."""
+    try:
+        cr.undo_job()
+        failed = record_failure(app, cr, job, worker_id, error, policy, started)
+        cr.commit_job()
+        return failed
+    except Exception:
+        _logger.warning('could not record the failure of job %s in its own transaction',
+                        job.uuid, exc_info=True)
+        return None
+
+
+def _record_on_connection(app, connection, job, worker_id, error, policy, started) -> bool:
+    """Record the failure in a READ COMMITTED transaction on the worker's
+    connection: a job that took the identity_key after the job's snapshot
+    is seen there (store.mark_failed). False if it could not be."""
+    try:
+        with transaction(connection) as cr:
+            return record_failure(app, cr, job, worker_id, error, policy, started)
+    except store.NotRecorded:  # logged by store; the reaper retries the job
+        return False
+
+
+def _abort(app, cr, error) -> None:
+    try:
+        cr.abort()
+    except psycopg2.Error:
+        app.close_thread()
+    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        app.close_thread()  # the connection may be broken: get a new one
+
+
+# -- jobs run in the caller's transaction --------------------------------------
+def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
+    """Run the pending ``job`` at once in the caller's transaction ``cr``,
+    with a worker's outcomes: done; or its work rolled back to a savepoint
+    taken before it ran, its failure recorded as a worker records it (and
+    reported), then its exception raised. Either way the batches it ended
+    then end, in ``cr``'s transaction. No time limit: the caller's
+    transaction is not the job's."""
+    started = time.monotonic()
+    policy, _timeout = job_options(app, job, None)
+    cr.execute(START_NOW, {'id': job.id, 'worker_id': CALLER})
+    if not cr.rowcount:  # ended meanwhile (by an earlier job of the caller's)
+        return
+    savepoint = 'background_job_now_%d' % next(_savepoint_names)
+    cr.execute('SAVEPOINT ' + savepoint)
+    try:
+        result = app.call(cr, job)
+    except Exception as error:
+        cr.execute('ROLLBACK TO SAVEPOINT ' + savepoint)
+        app.changes_rolled_back()
+        _record_now(app, cr, job, error, policy, started)
+        raise
+    cr.execute('RELEASE SAVEPOINT ' + savepoint)
+    cr.execute(FINISH_NOW, {'id': job.id, 'worker_id': CALLER, 'result': bounded_result(result),
+                            'exec_time': time.monotonic() - started})
+    if not cr.rowcount:  # the job changed its own row
+        raise JobLostError('job %s: its row was no longer started by this call' % job.id)
+    finish_batches_in(cr, batch.batches_ended_by(job))
+
+
+def _record_now(app, cr, job, error, policy, started) -> None:
+    try:
+        failed = record_failure(app, cr, job, CALLER, error, policy, started)
+    except store.NotRecorded:  # logged by store; the row stays started (see CALLER)
+        failed = False
+    if failed:
+        report_failed(app, [job.id])
+    finish_batches_in(cr, batch.batches_ended_by(job))
+
+
+# -- outcomes, the same on every path -------------------------------------------
+def record_failure(app: Application, cr, job, worker_id: int, error: BaseException,
+                   policy: RetryPolicy, started: float) -> bool:
+    """Record the failed attempt in ``cr``'s transaction as ``policy``
+    decides: pending again after a delay, or failed for good. True if it
+    failed for good (to report once committed)."""
+    decision = policy.decide(job.retry, error)
+    message = app.error_message(error)
+    log = _logger.info if decision.retry else _logger.error
+    log('job %s (%s.%s) failed%s: %s', job.uuid, job.model_name, job.method_name,
+        ', retry in %ss' % decision.delay if decision.retry else '', message)
+    recorded = store.mark_failed(
+        cr, job.id, worker_id, retry=decision.retry, delay=decision.delay,
+        count_retry=decision.retry, exec_time=time.monotonic() - started,
+        exc_type=type(error).__name__, exc_message=message,
+        exc_info=''.join(traceback.format_exception(type(error), error, error.__traceback__)))
+    if not recorded:
+        _logger.warning('job %s was no longer this worker\'s: its failure is not recorded',
+                        job.uuid)
+    return recorded and not decision.retry
+
+
+def report_failed(app: Application, job_ids: list) -> None:
+    """Pass jobs that failed for good to the application; a problem there
+    (e.g. the notification) is logged and never stops the worker."""
+    try:
+        app.jobs_failed(job_ids)
+    except Exception:
+        _logger.exception('could not report failed jobs %s', job_ids)
+
+
+def finish_batches(connection, batch_ids) -> None:
+    """After a job's transaction committed: end the complete batches among
+    ``batch_ids`` (done method enqueued, or done), then the batches around
+    them (nested batches), on ``connection`` (autocommit): one transaction
+    per level, each beginning after the previous one committed (see
+    store.finish_batches)."""
+    while batch_ids:
+        with transaction(connection) as cr:
+            batch_ids = store.finish_batches(cr, batch_ids)
+
+
+def finish_batches_in(cr, batch_ids) -> None:
+    """finish_batches() in the caller's transaction ``cr``, which wrote the
+    jobs' outcomes itself: every level sees them."""
+    while batch_ids:
+        batch_ids = store.finish_batches(cr, batch_ids)
+
+
+def bounded_result(result, limit=defaults.RESULT_MAX_CHARS) -> Optional[str]:
+    """The text stored as a job's result: whatever the job returned, it must
+    not fail the done update (the job's work would be rolled back)."""
+    if result is None:
+        return None
+    try:
+        text = result if isinstance(result, str) else repr(result)
+    except Exception as error:  # a broken __repr__ must not undo the job's work
+        text = '<%s object; its repr() raised %r>' % (type(result).__name__, error)
+    text = serialization.storable_text(text)
+    return text if len(text) <= limit else text[:limit] + '... (%d characters)' % len(text)
+
+
+@contextlib.contextmanager
+def transaction(connection):
+    """A transaction on an autocommit connection: BEGIN, then COMMIT, or
+    ROLLBACK when the block raises."""
+    with connection.cursor() as cr:
+        cr.execute('BEGIN')
+        try:
+            yield cr
+        except BaseException:
+            if not connection.closed:
+                cr.execute('ROLLBACK')
+            raise
+        cr.execute('COMMIT')
