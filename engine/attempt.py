@@ -42,7 +42,6 @@ import psycopg2
 from . import batch, defaults, serialization, store
 from .exceptions import JobLostError
 from .retry import RetryPolicy
-from .job_row import NOW_UTC
 
 _logger = logging.getLogger(__name__)
 
@@ -52,23 +51,6 @@ _logger = logging.getLogger(__name__)
 # could not be recorded (store.NotRecorded) leaves it: if the caller
 # commits, the reaper requeues that job as a dead worker's.
 CALLER = 0
-
-# A job run in the caller's transaction takes its row as a claim and its
-# lock would: started, by CALLER, so that the workers' failure statement
-# (sql.MARK_FAILED, guarded by state and worker) records its failure as is.
-START_NOW = """
-UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {now}
-WHERE id = %(id)s AND state = 'pending'
-""".format(now=NOW_UTC)
-
-# Its done state: as sql.FINISH_RUN's, with the call's own duration (the
-# caller's transaction began before it) and no worker.
-FINISH_NOW = """
-UPDATE queue_job
-SET state = 'done', date_done = {now}, result = %(result)s, exec_time = %(exec_time)s,
-    exc_type = NULL, exc_message = NULL, exc_info = NULL, worker_id = NULL
-WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(now=NOW_UTC)
 
 _savepoint_names = itertools.count(1)
 
@@ -218,8 +200,7 @@ def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
     transaction is not the job's."""
     started = time.monotonic()
     policy, _timeout = job_options(app, job, None)
-    cr.execute(START_NOW, {'id': job.id, 'worker_id': CALLER})
-    if not cr.rowcount:  # ended meanwhile (by an earlier job of the caller's)
+    if not store.start_now(cr, job.id, CALLER):  # ended meanwhile (an earlier job's doing)
         return
     savepoint = 'background_job_now_%d' % next(_savepoint_names)
     cr.execute('SAVEPOINT ' + savepoint)
@@ -231,11 +212,10 @@ def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
         _record_now(app, cr, job, error, policy, started)
         raise
     cr.execute('RELEASE SAVEPOINT ' + savepoint)
-    cr.execute(FINISH_NOW, {'id': job.id, 'worker_id': CALLER, 'result': bounded_result(result),
-                            'exec_time': time.monotonic() - started})
-    if not cr.rowcount:  # the job changed its own row
+    if not store.finish_now(cr, job.id, CALLER, bounded_result(result),
+                            time.monotonic() - started):  # the job changed its own row
         raise JobLostError('job %s: its row was no longer started by this call' % job.id)
-    finish_batches_in(cr, batch.batches_ended_by(job))
+    batch.finish_batches(cr, batch.batches_ended_by(job))
 
 
 def _record_now(app, cr, job, error, policy, started) -> None:
@@ -245,7 +225,7 @@ def _record_now(app, cr, job, error, policy, started) -> None:
         failed = False
     if failed:
         report_failed(app, [job.id])
-    finish_batches_in(cr, batch.batches_ended_by(job))
+    batch.finish_batches(cr, batch.batches_ended_by(job))
 
 
 # -- outcomes, the same on every path -------------------------------------------
@@ -261,7 +241,7 @@ def record_failure(app: Application, cr, job, worker_id: int, error: BaseExcepti
         ', retry in %ss' % decision.delay if decision.retry else '', message)
     recorded = store.mark_failed(
         cr, job.id, worker_id, retry=decision.retry, delay=decision.delay,
-        count_retry=decision.retry, exec_time=time.monotonic() - started,
+        exec_time=time.monotonic() - started,
         exc_type=type(error).__name__, exc_message=message,
         exc_info=''.join(traceback.format_exception(type(error), error, error.__traceback__)))
     if not recorded:
@@ -288,13 +268,6 @@ def finish_batches(connection, batch_ids) -> None:
     while batch_ids:
         with transaction(connection) as cr:
             batch_ids = store.finish_batches(cr, batch_ids)
-
-
-def finish_batches_in(cr, batch_ids) -> None:
-    """finish_batches() in the caller's transaction ``cr``, which wrote the
-    jobs' outcomes itself: every level sees them."""
-    while batch_ids:
-        batch_ids = store.finish_batches(cr, batch_ids)
 
 
 def bounded_result(result, limit=defaults.RESULT_MAX_CHARS) -> Optional[str]:

@@ -42,21 +42,19 @@ FROM batch
         identity_key=None, is_batch='true')),
     insert_children=job_row.insert_select(dict(
         job_row.parameters(job_row.ENQUEUE_COLUMNS), uuid=NEW_UUID,
-        record_ids='chunk.record_ids', eta=NOW_UTC, state='%(child_state)s',
-        identity_key=None, parent_id='batch.id',
-        date_done="CASE WHEN %(child_state)s = 'done' THEN {now} END".format(now=NOW_UTC))))
+        record_ids='chunk.record_ids', eta=NOW_UTC, identity_key=None,
+        parent_id='batch.id')))
 
 
 def enqueue_batch(cr, values: dict, ids: Iterable[int], job_size: int,
                   done_method: Optional[str], job_res_id: Optional[int],
-                  batch_name: str, child_state: str = 'pending') -> tuple:
+                  batch_name: str) -> tuple:
     """Insert a batch and its children (``values``: delay()'s row,
     job_row.ENQUEUE_COLUMNS, shared by the children); returns (batch id,
     number of children)."""
     params = dict(values, ids='{%s}' % ','.join(str(int(i)) for i in ids),
                   job_size=job_size, done_method=done_method,
-                  job_res_id=job_res_id or None, batch_name=batch_name,
-                  child_state=child_state)
+                  job_res_id=job_res_id or None, batch_name=batch_name)
     cr.execute(ENQUEUE_BATCH, params)
     batch_id, children, _ = cr.fetchone()
     return batch_id, children

@@ -104,18 +104,6 @@ def enqueue(cr, values: dict) -> int:
     return row[0]
 
 
-# run_now mode: the call already ran in the caller's transaction.
-RECORD_IMMEDIATE_RESULT = """
-UPDATE queue_job SET date_started = date_created, date_done = date_created,
-                     exec_time = 0, result = %(result)s
-WHERE id = %(id)s
-"""
-
-
-def record_immediate_result(cr, job_id: int, result: Optional[str]) -> None:
-    cr.execute(RECORD_IMMEDIATE_RESULT, {'id': job_id, 'result': result})
-
-
 # How long an idle worker may sleep: until the next eta among the jobs it
 # could claim. Jobs of full channels are left out: their eta has passed, so
 # counting them would make idle threads claim and ask again at once, in a

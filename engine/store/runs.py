@@ -131,8 +131,8 @@ WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
 FOR NO KEY UPDATE
 """
 
-# The done state: trap_jobs().perform() (testing.py) ends a trapped job with
-# it in the test's transaction; the worker's guarded form is FINISH_RUN.
+# The done state. MARK_DONE, unguarded, is the raw reference of `make bench`
+# (bench/__main__.py); the worker's guarded form is FINISH_RUN.
 DONE_SET = """
 SET state = 'done', date_done = {now}, result = %(result)s,
     exec_time = extract(epoch FROM clock_timestamp() - now()),
@@ -198,6 +198,40 @@ def mark_done(cr, job_id: int, result: Optional[str]) -> None:
     cr.execute(MARK_DONE, {'id': job_id, 'result': result})
 
 
+# -- jobs run in the caller's transaction (engine/attempt.py perform_now) --------
+# The job takes its row as a claim and a lock would: started, by the given
+# worker id (no worker row has it), so that MARK_FAILED, guarded by state
+# and worker, records its failure as a worker's.
+START_NOW = """
+UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {now}
+WHERE id = %(id)s AND state = 'pending'
+""".format(now=NOW_UTC)
+
+# Its done state: as FINISH_RUN's, with the call's own duration (the
+# caller's transaction began before it) and no worker.
+FINISH_NOW = """
+UPDATE queue_job
+SET state = 'done', date_done = {now}, result = %(result)s, exec_time = %(exec_time)s,
+    exc_type = NULL, exc_message = NULL, exc_info = NULL, worker_id = NULL
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+""".format(now=NOW_UTC)
+
+
+def start_now(cr, job_id: int, worker_id: int) -> bool:
+    """Mark a pending job started by ``worker_id`` in the caller's
+    transaction; False if it is not pending (anymore)."""
+    cr.execute(START_NOW, {'id': job_id, 'worker_id': worker_id})
+    return cr.rowcount == 1
+
+
+def finish_now(cr, job_id: int, worker_id: int, result: Optional[str],
+               exec_time: float) -> bool:
+    """Mark a job started by start_now() done; False if its row changed."""
+    cr.execute(FINISH_NOW, {'id': job_id, 'worker_id': worker_id, 'result': result,
+                            'exec_time': exec_time})
+    return cr.rowcount == 1
+
+
 # -- failure and release -------------------------------------------------------
 # Record the error and either schedule the retry (state pending, eta in the
 # future) or fail: in the job's own transaction, once its work was rolled
@@ -215,17 +249,17 @@ WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
 
 
 def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
-                count_retry: bool, exec_time: float, exc_type: str,
+                exec_time: float, exc_type: str,
                 exc_message: str, exc_info: str) -> bool:
     """Record a failure: back to pending after ``delay`` seconds when
-    ``retry`` (cancelled if another job took its identity_key meanwhile),
+    ``retry``, counted as a retry (cancelled if another job took its identity_key meanwhile),
     else failed for good. False if the job was not ours anymore; NotRecorded
     if the update kept failing. In a REPEATABLE READ transaction (the job's
     own) a job that took the identity_key after the snapshot is never seen:
     the caller records the failure again in a READ COMMITTED one."""
     count = supersede.run(cr, MARK_FAILED, {
         'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
-        'retry_increment': 1 if count_retry else 0, 'delay': float(delay),
+        'retry_increment': 1 if retry else 0, 'delay': float(delay),
         'exec_time': exec_time, 'exc_type': exc_type,
         'exc_message': serialization.storable_text(exc_message),
         'exc_info': serialization.storable_text(exc_info)}, job_id)
