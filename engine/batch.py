@@ -37,13 +37,11 @@ DONE = 'done'
 DONE_WITH_FAILURES = 'done_with_failures'
 CANCELLED = 'cancelled'
 
-STATE_SELECTION = [
-    (RUNNING, 'Running'),
-    (FINISHING, 'Running the done method'),
-    (DONE, 'Done'),
-    (DONE_WITH_FAILURES, 'Done with failures'),
-    (CANCELLED, 'Cancelled'),
-]
+# A batch's states and their labels (batch_state's selection), in order.
+STATE_SELECTION = list({
+    RUNNING: 'Running', FINISHING: 'Running the done method', DONE: 'Done',
+    DONE_WITH_FAILURES: 'Done with failures', CANCELLED: 'Cancelled',
+}.items())
 
 
 def split_done_method(done_method: str) -> Tuple[str, str]:
