@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from . import defaults
+
 __all__ = [
     'RetryPolicy', 'DEFAULT_MAX_RETRIES', 'BASE_DELAY_SECONDS', 'MAX_DELAY_SECONDS',
 ]
 
-# Five retries ride out the usual transient causes (lock timeouts,
-# serialization failures, a remote API blip) without hammering a job that is
-# genuinely broken.
-DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_RETRIES = defaults.MAX_RETRIES
 
 # The first retry comes soon because most failures are transient; each later
 # one waits twice as long so a struggling dependency gets room to recover.
