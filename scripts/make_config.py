@@ -5,6 +5,7 @@ PGHOST / PGPORT (default 127.0.0.1:5432), PGUSER / PGPASSWORD (default: a
 dedicated role ``background_job``, created through the ``postgres``
 superuser when the server lets us). Odoo refuses to run as ``postgres``.
 """
+import importlib.util
 import os
 import secrets
 import sys
@@ -16,6 +17,25 @@ VENV = os.path.join(ROOT, '.venv')
 CONFIG_PATH = os.path.join(ROOT, 'odoo.conf')
 DEFAULT_ROLE = 'background_job'
 RUN_DATABASE = 'background_job'
+
+
+def load_defaults():
+    """engine/defaults.py, read without importing the addon (and Odoo)."""
+    spec = importlib.util.spec_from_file_location(
+        'background_job_defaults', os.path.join(ROOT, 'engine', 'defaults.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def job_options(defaults):
+    """The [background_job] options of the template, at their defaults."""
+    return dict(
+        threads=defaults.THREADS, databases=','.join(defaults.DATABASES),
+        database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
+        channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),
+        timeout=defaults.TIMEOUT, idle_close=defaults.IDLE_CLOSE,
+        keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW)
 
 
 def fail(message):
@@ -92,7 +112,7 @@ def main():
                                   os.path.join(ROOT, 'tests', 'addons')]),
             data_dir=os.path.join(VENV, 'data'), host=host, port=port, user=user,
             password=password or '', admin_passwd=secrets.token_urlsafe(16),
-            run_database=RUN_DATABASE))
+            run_database=RUN_DATABASE, **job_options(load_defaults())))
     print('wrote %s (database role %s on %s:%s)' % (CONFIG_PATH, user, host, port))
 
 
@@ -118,27 +138,27 @@ longpolling_port = 8072
 
 [background_job]
 # Worker threads per database in this server process; 0 disables them.
-threads = 4
+threads = {threads}
 # Databases to serve (comma separated); empty: db_name, else every database
 # matching dbfilter where the addon is installed, checked every
 # database_refresh seconds (a new database is picked up without restart).
-databases =
-database_refresh = 30
+databases = {databases}
+database_refresh = {database_refresh}
 # Capacity of channels that have no row yet (name:capacity,...; 0: no
 # limit); after that, the channel's row (Job Queue > Channels) wins.
-channels = root:0
+channels = {channels}
 # A started job whose worker has not beaten for this many seconds is requeued.
-dead_after = 30
+dead_after = {dead_after}
 # Default time limit of a job, in seconds (0: none); @job(timeout=) wins.
-timeout = 3600
+timeout = {timeout}
 # A job thread without work for this many seconds closes its connections
 # (an idle database then costs one connection per process).
-idle_close = 10
+idle_close = {idle_close}
 # Done and cancelled jobs older than this many days are removed by a cron,
 # and so are the rows of workers gone that long that no job refers to.
-keep_days = 7
+keep_days = {keep_days}
 # Run delayed calls at once, in the caller's transaction (scripts, tests).
-run_now = False
+run_now = {run_now}
 """
 
 if __name__ == '__main__':
