@@ -9,7 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import batch, defaults, sql_batch, store
-from ..engine.decorator import job
+from ..service.decorator import job
 from ..service import batch as batch_service
 from ..service.options import options
 

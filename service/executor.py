@@ -11,7 +11,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.exceptions import except_orm
 
 from ..engine import serialization, store
-from ..engine.decorator import find_job_method
+from ..engine.job_method import find_job_method
 from ..engine.exceptions import JobLostError, NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company
