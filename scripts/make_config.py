@@ -28,14 +28,39 @@ def load_defaults():
     return module
 
 
-def job_options(defaults):
-    """The [background_job] options of the template, at their defaults."""
-    return dict(
+# The [background_job] options in odoo.conf, with their comments; each is
+# written at its default (engine/defaults.py), and parsed by service/options.py.
+JOB_OPTIONS = (
+    ('threads', 'Worker threads per database in this server process; 0 disables them.'),
+    ('databases', 'Databases to serve (comma separated); empty: db_name, else every database\n'
+                  'matching dbfilter where the addon is installed, checked every\n'
+                  'database_refresh seconds (a new database is picked up without restart).'),
+    ('database_refresh', None),
+    ('channels', 'Capacity of channels that have no row yet (name:capacity,...; 0: no\n'
+                 'limit); after that, the channel\'s row (Job Queue > Channels) wins.'),
+    ('dead_after', 'A started job whose worker has not beaten for this many seconds is requeued.'),
+    ('timeout', 'Default time limit of a job, in seconds (0: none); @job(timeout=) wins.'),
+    ('idle_close', 'A job thread without work for this many seconds closes its connections\n'
+                   '(an idle database then costs one connection per process).'),
+    ('keep_days', 'Done and cancelled jobs older than this many days are removed by a cron,\n'
+                  'and so are the rows of workers gone that long that no job refers to.'),
+    ('run_now', 'Run delayed calls at once, in the caller\'s transaction (scripts, tests).'),
+)
+
+
+def job_section(defaults):
+    """The [background_job] section of odoo.conf, every option at its default."""
+    values = dict(
         threads=defaults.THREADS, databases=','.join(defaults.DATABASES),
         database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
         channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),
         timeout=defaults.TIMEOUT, idle_close=defaults.IDLE_CLOSE,
         keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW)
+    lines = ['[background_job]']
+    for name, comment in JOB_OPTIONS:
+        lines += ['# ' + line for line in (comment or '').splitlines()]
+        lines.append(('%s = %s' % (name, values[name])).rstrip())
+    return '\n'.join(lines) + '\n'
 
 
 def fail(message):
@@ -112,7 +137,7 @@ def main():
                                   os.path.join(ROOT, 'tests', 'addons')]),
             data_dir=os.path.join(VENV, 'data'), host=host, port=port, user=user,
             password=password or '', admin_passwd=secrets.token_urlsafe(16),
-            run_database=RUN_DATABASE, **job_options(load_defaults())))
+            run_database=RUN_DATABASE, background_job=job_section(load_defaults())))
     print('wrote %s (database role %s on %s:%s)' % (CONFIG_PATH, user, host, port))
 
 
@@ -136,30 +161,7 @@ http_interface = 127.0.0.1
 http_port = 8069
 longpolling_port = 8072
 
-[background_job]
-# Worker threads per database in this server process; 0 disables them.
-threads = {threads}
-# Databases to serve (comma separated); empty: db_name, else every database
-# matching dbfilter where the addon is installed, checked every
-# database_refresh seconds (a new database is picked up without restart).
-databases = {databases}
-database_refresh = {database_refresh}
-# Capacity of channels that have no row yet (name:capacity,...; 0: no
-# limit); after that, the channel's row (Job Queue > Channels) wins.
-channels = {channels}
-# A started job whose worker has not beaten for this many seconds is requeued.
-dead_after = {dead_after}
-# Default time limit of a job, in seconds (0: none); @job(timeout=) wins.
-timeout = {timeout}
-# A job thread without work for this many seconds closes its connections
-# (an idle database then costs one connection per process).
-idle_close = {idle_close}
-# Done and cancelled jobs older than this many days are removed by a cron,
-# and so are the rows of workers gone that long that no job refers to.
-keep_days = {keep_days}
-# Run delayed calls at once, in the caller's transaction (scripts, tests).
-run_now = {run_now}
-"""
+{background_job}"""
 
 if __name__ == '__main__':
     main()

@@ -82,7 +82,7 @@ def test_the_written_config_documents_exactly_the_options_at_their_defaults():
     spec.loader.exec_module(make_config)
     text = make_config.CONFIG_TEMPLATE.format(
         addons_path='', data_dir='', host='', port='', user='', password='',
-        admin_passwd='', run_database='', **make_config.job_options(defaults))
+        admin_passwd='', run_database='', background_job=make_config.job_section(defaults))
     parser = configparser.ConfigParser()
     parser.read_string(text)
     section = dict(parser['background_job'])
