@@ -19,17 +19,24 @@ def options():
     return config.misc.get(ADDON, {})
 
 
-def whole(text, minimum=0):
+def whole(text):
     number = int(text)
-    if number < minimum:
-        raise ValueError('below %d' % minimum)
+    if number < 0:
+        raise ValueError('negative')
     return number
 
 
-def seconds(text, positive=False):
+def seconds(text):
     number = float(text)
-    if not number >= 0 or (positive and number == 0):  # also refuses nan
-        raise ValueError('negative' if number < 0 else 'not a positive number')
+    if not number >= 0:  # also refuses nan
+        raise ValueError('negative or not a number')
+    return number
+
+
+def positive_seconds(text):
+    number = seconds(text)
+    if number == 0:
+        raise ValueError('zero')
     return number
 
 
@@ -59,9 +66,9 @@ def capacities(text):
 PARSERS = {
     'threads': (whole, 'a whole number >= 0'),
     'databases': (names, 'database names, comma separated'),
-    'database_refresh': (lambda text: seconds(text, positive=True), 'seconds > 0'),
+    'database_refresh': (positive_seconds, 'seconds > 0'),
     'channels': (capacities, 'name:capacity,... with whole capacities >= 0'),
-    'dead_after': (lambda text: seconds(text, positive=True), 'seconds > 0'),
+    'dead_after': (positive_seconds, 'seconds > 0'),
     'timeout': (whole, 'whole seconds >= 0 (0: no limit)'),
     'idle_close': (seconds, 'seconds >= 0'),
     'keep_days': (whole, 'a whole number of days >= 0'),

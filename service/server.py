@@ -74,13 +74,13 @@ def candidate_databases():
         with connection.cursor() as cr:
             cr.execute("SELECT datname FROM pg_database WHERE datallowconn "
                        "AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname")
-            names = [row[0] for row in cr.fetchall()]
+            existing = [row[0] for row in cr.fetchall()]
     finally:
         connection.close()
     # Odoo's dbfilter says which databases this server serves; its %h / %d
     # parts name the HTTP host, which workers do not have: they match all.
     pattern = (config['dbfilter'] or '.*').replace('%h', '.*').replace('%d', '.*')
-    return [name for name in names if re.match(pattern, name)]
+    return [name for name in existing if re.match(pattern, name)]
 
 
 def list_databases():

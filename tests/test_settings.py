@@ -88,3 +88,22 @@ def test_the_written_config_documents_exactly_the_options_at_their_defaults():
     section = dict(parser['background_job'])
     assert set(section) == set(options.PARSERS)
     assert options.parse(section) == Settings()
+
+
+
+def test_databases_are_the_option_else_db_name_else_those_dbfilter_matches():
+    from odoo.addons.background_job.service import server
+    section = config.misc.setdefault('background_job', {})
+    previous = dict(section), config['db_name'], config['dbfilter']
+    this_database = previous[1]
+    try:
+        section['databases'] = 'one, two'
+        assert server.candidate_databases() == ['one', 'two']
+        section['databases'] = ''
+        assert server.candidate_databases() == [this_database]
+        config['db_name'], config['dbfilter'] = '', '^%s$' % this_database
+        assert server.candidate_databases() == [this_database]
+    finally:
+        section.clear()
+        section.update(previous[0])
+        config['db_name'], config['dbfilter'] = previous[1:]
