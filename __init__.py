@@ -1,7 +1,7 @@
 from . import models
 from . import cli
 from . import controllers
-from .engine.decorator import job
+from .service.decorator import job
 from .engine.exceptions import FailedJobError, RetryableJobError
 from .service.server import post_load
 

@@ -4,6 +4,7 @@ Odoo finds this command because the addon has a ``cli`` folder; give the
 addons path first so it can: ``odoo --addons-path=... queue-worker -c ...``.
 """
 import logging
+import os
 
 import odoo
 from odoo.cli.command import Command, commands
@@ -18,7 +19,7 @@ class QueueWorker(Command):
         odoo.tools.config.parse_config(args)
         from ..service import server
         odoo.service.server.load_server_wide_modules()
-        _logger.info('queue-worker starting (pid %s)', __import__('os').getpid())
+        _logger.info('queue-worker starting (pid %s)', os.getpid())
         server.run_workers_until_signal()
 
 

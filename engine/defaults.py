@@ -1,42 +1,66 @@
-"""Defaults of the engine, each overridable in the [background_job] section."""
+"""Every default of the addon, defined here once.
 
-# Worker threads per database in one server process.
+Two kinds:
+- options of the ``[background_job]`` section (odoo.conf), parsed into
+  ``engine.settings.Settings`` by ``service/options.py``: THREADS,
+  DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, TIMEOUT, IDLE_CLOSE,
+  KEEP_DAYS, RUN_NOW;
+- constants, changed only in code (tests pass faster clocks to
+  ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
+  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, and a job's
+  defaults CHANNEL, PRIORITY, MAX_RETRIES, JOB_SIZE (``@job(...)`` and
+  ``with_delay(...)`` override them per method and per call).
+"""
+
+# -- options of [background_job] ------------------------------------------------
+# Worker threads per database in one server process; 0: none.
 THREADS = 4
+# Databases to serve; empty: db_name, else every database matching dbfilter
+# where the addon is installed.
+DATABASES = ()
+# How often the list of databases to serve is refreshed, in seconds.
+DATABASE_REFRESH = 30
+# Channel capacities applied when a channel has no row yet; 0: no limit
+# (the worker threads of each process bound what runs at once).
+CHANNELS = {'root': 0}
 # Seconds without a heartbeat after which a worker counts as dead and its
 # started jobs are requeued; with HEARTBEAT_INTERVAL and REAP_INTERVAL it
 # bounds how long a crashed job waits before it runs again (< 60 s).
 DEAD_AFTER = 30
-HEARTBEAT_INTERVAL = 5
-REAP_INTERVAL = 5
+# Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
+TIMEOUT = 3600
 # Seconds a job thread stays connected without work; then it closes its
 # two connections until work comes (an idle database costs one connection
 # per process: the control thread's). It wakes on a notification, or when
 # the control thread's poll (POLL_INTERVAL) finds work it could claim.
 IDLE_CLOSE = 10
+# Days done and cancelled jobs are kept before the cleanup cron removes them.
+KEEP_DAYS = 7
+# Run delayed calls at once, in the caller's transaction (scripts, tests).
+RUN_NOW = False
+
+# -- constants ------------------------------------------------------------------
+HEARTBEAT_INTERVAL = 5
+REAP_INTERVAL = 5
 # Idle workers wake on NOTIFY within milliseconds; this poll only catches
 # jobs whose eta passed, and notifications lost with a broken connection.
 POLL_INTERVAL = 2.0
 # A worker loop that lost its connection restarts after 1, 2, 4 ... 30 s;
 # one that ran this many seconds since its last restart starts again at 1 s.
 BACKOFF_RESET = 60
-# Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
-TIMEOUT = 3600
-# Channel capacities applied when a channel has no row yet; 0: no limit
-# (the worker threads of each process bound what runs at once).
-CHANNELS = {'root': 0}
-# Days done and cancelled jobs are kept before the cleanup cron removes them.
-KEEP_DAYS = 7
-# How often the list of databases to serve is refreshed, in seconds.
-DATABASE_REFRESH = 30
 # A job's result is stored as text up to this many characters.
 RESULT_MAX_CHARS = 10000
 # Retry delay after a serialization failure or deadlock (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
-# Channel of a job that names none.
+
+# -- a job's defaults -----------------------------------------------------------
+# The channel of a job whose method and call name none.
 CHANNEL = 'root'
-# Priority of a job that sets none; lower runs first.
+# Lower runs first.
 PRIORITY = 10
-# Retries of a failed job before it stays failed; 0: never retried.
+# Retries after a failure before the job fails for good (0: never retry).
+# Five ride out the usual transient causes (lock timeouts, serialization
+# failures, a remote API blip) without hammering a job that is broken.
 MAX_RETRIES = 5
-# Record ids per job of a batch, when the caller gives no job_size.
+# Record ids per job of a batch (delay_batch, batch_execute_job).
 JOB_SIZE = 100

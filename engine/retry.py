@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 from psycopg2.extensions import TransactionRollbackError
 
+from . import defaults
 from .defaults import CONFLICT_RETRY_DELAY
 from .exceptions import FailedJobError, RetryableJobError
 
@@ -37,10 +38,7 @@ __all__ = [
     'MAX_DELAY_SECONDS',
 ]
 
-# Five retries ride out the usual transient causes (lock timeouts,
-# serialization failures, a remote API blip) without hammering a job that is
-# genuinely broken.
-DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_RETRIES = defaults.MAX_RETRIES
 
 # The first retry comes soon because most failures are transient; each later
 # one waits twice as long so a struggling dependency gets room to recover.

@@ -25,7 +25,6 @@ import socket
 import threading
 import time
 import uuid as uuidlib
-from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
 import psycopg2
@@ -33,21 +32,9 @@ import psycopg2.extensions
 
 from . import attempt, defaults, store
 from .attempt import transaction
+from .settings import Settings
 
 _logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Settings:
-    threads: int = defaults.THREADS
-    dead_after: float = defaults.DEAD_AFTER
-    heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL
-    reap_interval: float = defaults.REAP_INTERVAL
-    poll_interval: float = defaults.POLL_INTERVAL
-    timeout: int = defaults.TIMEOUT
-    backoff_reset: float = defaults.BACKOFF_RESET
-    idle_close: float = defaults.IDLE_CLOSE
-    channels: dict = field(default_factory=lambda: dict(defaults.CHANNELS))
 
 
 class Executor(attempt.WorkerApplication, Protocol):

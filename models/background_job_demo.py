@@ -5,7 +5,7 @@ import time
 
 from odoo import api, fields, models
 
-from ..engine.decorator import job
+from ..service.decorator import job
 
 
 class DemoInvoice(models.Model):

@@ -264,7 +264,7 @@ class QueueJob(models.Model):
     def _keep_days(self):
         """Days done and cancelled jobs, and rows of gone workers, are kept
         (keep_days in the [background_job] section of the config file)."""
-        return int(options.options().get('keep_days', defaults.KEEP_DAYS))
+        return options.settings().keep_days
 
     # -- failure notification ----------------------------------------------------
     def _notify_failed(self):

@@ -11,7 +11,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import batch, defaults, store
-from ..engine.decorator import job
+from ..service.decorator import job
 from ..service import batch as batch_service
 
 _logger = logging.getLogger(__name__)

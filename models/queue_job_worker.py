@@ -4,7 +4,7 @@ import logging
 from odoo import _, api, fields, models
 
 from ..engine import store
-from ..service.server import settings_from_config
+from ..service import options
 
 _logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class QueueJobWorker(models.Model):
     @staticmethod
     def _dead_before():
         """Heartbeats older than this (UTC string) mean a dead worker."""
-        seconds = settings_from_config().dead_after
+        seconds = options.settings().dead_after
         return fields.Datetime.to_string(
             datetime.datetime.utcnow() - datetime.timedelta(seconds=seconds))
 

@@ -5,6 +5,7 @@ PGHOST / PGPORT (default 127.0.0.1:5432), PGUSER / PGPASSWORD (default: a
 dedicated role ``background_job``, created through the ``postgres``
 superuser when the server lets us). Odoo refuses to run as ``postgres``.
 """
+import importlib.util
 import os
 import secrets
 import sys
@@ -16,6 +17,50 @@ VENV = os.path.join(ROOT, '.venv')
 CONFIG_PATH = os.path.join(ROOT, 'odoo.conf')
 DEFAULT_ROLE = 'background_job'
 RUN_DATABASE = 'background_job'
+
+
+def load_defaults():
+    """engine/defaults.py, read without importing the addon (and Odoo)."""
+    spec = importlib.util.spec_from_file_location(
+        'background_job_defaults', os.path.join(ROOT, 'engine', 'defaults.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The [background_job] options in odoo.conf, with their comments; each is
+# written at its default (engine/defaults.py), and parsed by service/options.py.
+JOB_OPTIONS = (
+    ('threads', 'Worker threads per database in this server process; 0 disables them.'),
+    ('databases', 'Databases to serve (comma separated); empty: db_name, else every database\n'
+                  'matching dbfilter where the addon is installed, checked every\n'
+                  'database_refresh seconds (a new database is picked up without restart).'),
+    ('database_refresh', None),
+    ('channels', 'Capacity of channels that have no row yet (name:capacity,...; 0: no\n'
+                 'limit); after that, the channel\'s row (Job Queue > Channels) wins.'),
+    ('dead_after', 'A started job whose worker has not beaten for this many seconds is requeued.'),
+    ('timeout', 'Default time limit of a job, in seconds (0: none); @job(timeout=) wins.'),
+    ('idle_close', 'A job thread without work for this many seconds closes its connections\n'
+                   '(an idle database then costs one connection per process).'),
+    ('keep_days', 'Done and cancelled jobs older than this many days are removed by a cron,\n'
+                  'and so are the rows of workers gone that long that no job refers to.'),
+    ('run_now', 'Run delayed calls at once, in the caller\'s transaction (scripts, tests).'),
+)
+
+
+def job_section(defaults):
+    """The [background_job] section of odoo.conf, every option at its default."""
+    values = dict(
+        threads=defaults.THREADS, databases=','.join(defaults.DATABASES),
+        database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
+        channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),
+        timeout=defaults.TIMEOUT, idle_close=defaults.IDLE_CLOSE,
+        keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW)
+    lines = ['[background_job]']
+    for name, comment in JOB_OPTIONS:
+        lines += ['# ' + line for line in (comment or '').splitlines()]
+        lines.append(('%s = %s' % (name, values[name])).rstrip())
+    return '\n'.join(lines) + '\n'
 
 
 def fail(message):
@@ -92,7 +137,7 @@ def main():
                                   os.path.join(ROOT, 'tests', 'addons')]),
             data_dir=os.path.join(VENV, 'data'), host=host, port=port, user=user,
             password=password or '', admin_passwd=secrets.token_urlsafe(16),
-            run_database=RUN_DATABASE))
+            run_database=RUN_DATABASE, background_job=job_section(load_defaults())))
     print('wrote %s (database role %s on %s:%s)' % (CONFIG_PATH, user, host, port))
 
 
@@ -116,30 +161,7 @@ http_interface = 127.0.0.1
 http_port = 8069
 longpolling_port = 8072
 
-[background_job]
-# Worker threads per database in this server process; 0 disables them.
-threads = 4
-# Databases to serve (comma separated); empty: db_name, else every database
-# matching dbfilter where the addon is installed, checked every
-# database_refresh seconds (a new database is picked up without restart).
-databases =
-database_refresh = 30
-# Capacity of channels that have no row yet (name:capacity,...; 0: no
-# limit); after that, the channel's row (Job Queue > Channels) wins.
-channels = root:0
-# A started job whose worker has not beaten for this many seconds is requeued.
-dead_after = 30
-# Default time limit of a job, in seconds (0: none); @job(timeout=) wins.
-timeout = 3600
-# A job thread without work for this many seconds closes its connections
-# (an idle database then costs one connection per process).
-idle_close = 10
-# Done and cancelled jobs older than this many days are removed by a cron,
-# and so are the rows of workers gone that long that no job refers to.
-keep_days = 7
-# Run delayed calls at once, in the caller's transaction (scripts, tests).
-run_now = False
-"""
+{background_job}"""
 
 if __name__ == '__main__':
     main()

@@ -6,9 +6,9 @@ import uuid
 from odoo import fields
 
 from ..engine import serialization, states, store
-from ..engine.decorator import find_job_method
+from ..engine.job_method import find_job_method
 from . import executor
-from .options import flag
+from .options import settings
 
 # Context keys a job runs with: what changes the result of business code.
 CONTEXT_KEYS = ('lang', 'tz', 'active_test', 'force_company')
@@ -17,7 +17,7 @@ RUN_NOW_CONTEXT_KEY = 'background_job_run_now'
 
 class DelayedRecords:
     """``records.with_delay(...)``: attribute access gives a function that
-    enqueues the call."""
+    enqueues the call with those options."""
 
     __slots__ = ('_records', '_options')
 
@@ -27,18 +27,21 @@ class DelayedRecords:
 
     def __getattr__(self, name):
         def delayed(*args, **kwargs):
-            return self._enqueue_call(name, args, kwargs)
+            return delay(self._records, name, args, kwargs, self._options)
         delayed.__name__ = name
         return delayed
 
-    def _enqueue_call(self, method_name, args, kwargs):
-        records = self._records
-        job_method = find_job(records, method_name)
-        if run_now(records.env):
-            return run_immediately(records, job_method, args, kwargs, self._options)
-        values = job_values(records, job_method, args, kwargs, self._options)
-        job_id = store.enqueue(records.env.cr, values)
-        return records.env['queue.job'].browse(job_id)
+
+def delay(records, method_name, args, kwargs, options=None):
+    """Enqueue ``records.method_name(*args, **kwargs)`` (an @job method);
+    ``options``: those of ``with_delay()``. Returns the queue.job record."""
+    options = options or {}
+    job_method = find_job(records, method_name)
+    if run_now(records.env):
+        return run_immediately(records, job_method, args, kwargs, options)
+    values = job_values(records, job_method, args, kwargs, options)
+    job_id = store.enqueue(records.env.cr, values)
+    return records.env['queue.job'].browse(job_id)
 
 
 def find_job(records, method_name):
@@ -54,11 +57,10 @@ def find_job(records, method_name):
 
 
 def run_now(env):
-    return bool(env.context.get(RUN_NOW_CONTEXT_KEY)) or flag('run_now')
+    return bool(env.context.get(RUN_NOW_CONTEXT_KEY)) or settings().run_now
 
 
-def job_values(records, job_method, args, kwargs, options, parent_id=None,
-               state=states.PENDING):
+def job_values(records, job_method, args, kwargs, options):
     """The row of a new job (keys of engine/job_row.py ENQUEUE_COLUMNS); raises TypeError,
     naming the argument, before anything is written."""
     env = records.env
@@ -81,11 +83,11 @@ def job_values(records, job_method, args, kwargs, options, parent_id=None,
         'channel': options.get('channel') or job_method.channel,
         'priority': job_method.priority if options.get('priority') is None else options['priority'],
         'eta': to_eta(options.get('eta')),
-        'state': state,
+        'state': states.PENDING,
         'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
         'timeout': options.get('timeout') or job_method.timeout or 0,
         'identity_key': options.get('identity_key'),
-        'parent_id': parent_id,
+        'parent_id': None,
     }
 
 

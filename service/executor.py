@@ -14,7 +14,7 @@ from odoo import SUPERUSER_ID, api, models
 from odoo.exceptions import except_orm
 
 from ..engine import attempt, serialization, store
-from ..engine.decorator import find_job_method
+from ..engine.job_method import find_job_method
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company

@@ -22,30 +22,13 @@ import odoo
 from odoo.service import server as odoo_server
 from odoo.tools import config
 
-from ..engine import defaults
 from ..engine.manager import Manager
-from ..engine.worker import DatabaseRunner, Settings
+from ..engine.worker import DatabaseRunner
 from .executor import OdooExecutor
-from .options import ADDON, options
+from .options import ADDON, names, settings
 
 _logger = logging.getLogger(__name__)
 
-
-def settings_from_config():
-    section = options()
-    channels = dict(defaults.CHANNELS)
-    if section.get('channels'):
-        channels = {}
-        for item in section['channels'].split(','):
-            name, _, capacity = item.strip().partition(':')
-            if name:
-                channels[name.strip()] = int(capacity or 0)
-    return Settings(
-        threads=int(section.get('threads', defaults.THREADS)),
-        dead_after=float(section.get('dead_after', defaults.DEAD_AFTER)),
-        timeout=int(section.get('timeout', defaults.TIMEOUT)),
-        idle_close=float(section.get('idle_close', defaults.IDLE_CLOSE)),
-        channels=channels)
 
 
 def connect(dbname):
@@ -80,21 +63,21 @@ def addon_installed(dbname):
 
 
 def candidate_databases():
-    configured = options().get('databases') or config['db_name']
+    configured = settings().databases or names(config['db_name'] or '')
     if configured:
-        return [name.strip() for name in configured.split(',') if name.strip()]
+        return list(configured)
     connection = connect('postgres')
     try:
         with connection.cursor() as cr:
             cr.execute("SELECT datname FROM pg_database WHERE datallowconn "
                        "AND NOT datistemplate AND datname <> 'postgres' ORDER BY datname")
-            names = [row[0] for row in cr.fetchall()]
+            existing = [row[0] for row in cr.fetchall()]
     finally:
         connection.close()
     # Odoo's dbfilter says which databases this server serves; its %h / %d
     # parts name the HTTP host, which workers do not have: they match all.
     pattern = (config['dbfilter'] or '.*').replace('%h', '.*').replace('%d', '.*')
-    return [name for name in names if re.match(pattern, name)]
+    return [name for name in existing if re.match(pattern, name)]
 
 
 def list_databases():
@@ -102,10 +85,10 @@ def list_databases():
 
 
 def make_manager():
-    settings = settings_from_config()
-    refresh = float(options().get('database_refresh', defaults.DATABASE_REFRESH))
+    current = settings()
     return Manager(list_databases, lambda dbname: DatabaseRunner(
-        dbname, lambda: connect(dbname), OdooExecutor(dbname), settings), refresh)
+        dbname, lambda: connect(dbname), OdooExecutor(dbname), current),
+        current.database_refresh)
 
 
 def run_workers_until_signal():
@@ -125,7 +108,7 @@ def run_workers_until_signal():
 def _threaded_cron_spawn(original):
     def cron_spawn(self):
         original(self)
-        if settings_from_config().threads > 0:
+        if settings().threads > 0:
             self.background_job_manager = make_manager()
             self.background_job_manager.start()
     return cron_spawn
@@ -143,7 +126,7 @@ def _threaded_stop(original):
 def _prefork_process_spawn(original):
     def process_spawn(self):
         original(self)
-        if settings_from_config().threads <= 0:
+        if settings().threads <= 0:
             return
         pid = getattr(self, 'background_job_pid', None)
         if pid and _alive(pid):

@@ -4,7 +4,7 @@ import json
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.background_job.engine.decorator import BoundJobMethod
+from odoo.addons.background_job.service.decorator import BoundJobMethod
 
 
 class TestDelay(TransactionCase):

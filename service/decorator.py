@@ -1,0 +1,70 @@
+"""``@job``: mark a model method as runnable in the background.
+
+The decorator is thin (as in RQ): it records the job's defaults (a
+JobMethod, engine/job_method.py) and gives the method a ``delay()`` that
+forwards to the one enqueue function, ``enqueue.delay``. A plain call still
+runs the method synchronously.
+"""
+from typing import Callable, Mapping, Optional
+
+from ..engine import defaults
+from ..engine.job_method import JobMethod
+from . import enqueue
+
+
+class DelayableJobMethod(JobMethod):
+    """A descriptor: ``records.method`` gives a :class:`BoundJobMethod`,
+    which runs the method when called and enqueues it with ``.delay()``."""
+
+    def __get__(self, records, owner=None):
+        if records is None:
+            return self
+        return BoundJobMethod(self, records)
+
+
+class BoundJobMethod:
+    """``records.method``: call it to run now, ``.delay()`` to run later."""
+
+    __slots__ = ('job_method', 'records')
+
+    def __init__(self, job_method: JobMethod, records):
+        self.job_method = job_method
+        self.records = records
+
+    def __call__(self, *args, **kwargs):
+        return self.job_method.func(self.records, *args, **kwargs)
+
+    def delay(self, *args, **kwargs):
+        """Enqueue this call with the job's defaults; returns the queue.job record."""
+        return enqueue.delay(self.records, self.job_method.__name__, args, kwargs)
+
+    def delay_batch(self, *args, job_size=defaults.JOB_SIZE, done_method=None,
+                    job_res_id=None, channel=None, priority=None, **kwargs):
+        """Split the records into child jobs of ``job_size`` ids under one batch."""
+        return self.records.env['queue.job']._batch_execute_job(
+            self.records._name, self.job_method.__name__, self.records.ids,
+            done_method=done_method, job_size=job_size, job_res_id=job_res_id,
+            args=args, kwargs=kwargs, channel=channel, priority=priority)
+
+    @property
+    def __name__(self):
+        return self.job_method.__name__
+
+    def __repr__(self):
+        return '<bound job %s of %r>' % (self.job_method.__name__, self.records)
+
+
+def job(func: Optional[Callable] = None, *, channel: str = defaults.CHANNEL,
+        priority: int = defaults.PRIORITY, max_retries: int = defaults.MAX_RETRIES,
+        retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None):
+    """Mark a model method as a job: ``@job`` or ``@job(channel='root.mail', ...)``.
+
+    ``max_retries``: failures retried before the job fails (0: never);
+    ``retry_pattern``: ``{retry count: seconds}`` backoff steps;
+    ``timeout``: seconds before PostgreSQL cancels the job's statements.
+    """
+    options = dict(channel=channel, priority=priority, max_retries=max_retries,
+                   retry_pattern=retry_pattern, timeout=timeout)
+    if func is None:
+        return lambda f: DelayableJobMethod(f, **options)
+    return DelayableJobMethod(func, **options)
