@@ -9,7 +9,9 @@ import re
 
 from babel.messages.pofile import read_po
 
+from odoo.exceptions import AccessError
 from odoo.tests.common import TransactionCase
+from odoo.tools.translate import load_language
 
 ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 I18N = os.path.join(ROOT, 'i18n')
@@ -67,3 +69,14 @@ class TestTranslations(TransactionCase):
         wrong = {term: text for term, text in read('zh_CN.po').items()
                  if text and placeholders(term) != placeholders(text)}
         self.assertEqual(wrong, {}, 'translations whose %s, %d, %(name)s differ from the term')
+
+
+class TestChineseMessages(TransactionCase):
+
+    def test_errors_are_raised_in_the_users_language(self):
+        load_language(self.env.cr, 'zh_CN')  # in the test's transaction: rolled back
+        Job = self.env['queue.job'].with_context(lang='zh_CN')
+        with self.assertRaises(AccessError) as raised:
+            Job.create({})
+        self.assertIn('不能直接创建作业', raised.exception.name)
+        self.assertEqual(dict(Job.fields_get(['state'])['state']['selection'])['failed'], '失败')
