@@ -7,7 +7,7 @@ TEST_DB ?= background_job_test
 export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
-.PHONY: setup test run worker bench bench-ui clean
+.PHONY: setup test run worker bench bench-ui pot clean
 
 setup:
 	bash scripts/setup.sh
@@ -34,6 +34,12 @@ bench:
 bench-ui:
 	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
 	    $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
+
+# i18n/background_job.pot from the test database, with Odoo's exporter
+# (scripts/export_pot.py); then update i18n/zh_CN.po (tests/test_i18n.py).
+pot:
+	$(BIN)/python scripts/ensure_db.py $(TEST_DB) --install=background_job,background_job_test
+	$(BIN)/python scripts/export_pot.py $(TEST_DB)
 
 clean:
 	rm -rf $(VENV) odoo.conf test-output

@@ -52,6 +52,11 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     fi
 fi
 
+# A CJK font, or the zh_CN browser test's screenshots show empty boxes.
+if ! fc-list :lang=zh | grep -q . && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null
+fi
+
 step "PostgreSQL role and odoo.conf"
 "$VENV/bin/python" scripts/make_config.py
 echo
