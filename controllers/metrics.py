@@ -13,8 +13,7 @@ from ..service.server import addon_installed, settings_from_config
 
 
 def _answer(status, text, content_type='text/plain; charset=utf-8'):
-    return request.make_response(text, headers=[('Content-Type', content_type)],
-                                 status=status)
+    return http.Response(text, status=status, headers=[('Content-Type', content_type)])
 
 
 def _token_matches(expected):
