@@ -3,13 +3,15 @@ Prometheus text format, for a scraper holding ``[background_job]
 metrics_token`` (``Authorization: Bearer <token>``)."""
 import hmac
 
+import psycopg2
+
 import odoo
 from odoo import http
 from odoo.http import request
 
 from ..engine import metrics
 from ..service.options import options
-from ..service.server import addon_installed, settings_from_config
+from ..service.server import settings_from_config
 
 
 def _answer(status, text, content_type='text/plain; charset=utf-8'):
@@ -49,12 +51,17 @@ class MetricsController(http.Controller):
         if not _token_matches(token):
             return _answer(403, 'wrong or missing bearer token\n')
         dbname = _database()
-        if not dbname or not addon_installed(dbname):
-            return _answer(404, 'no database with background_job (?db=)\n')
+        if not dbname:
+            return _answer(404, 'no database selected (?db=)\n')
         # A cursor of its own: in the no-database dispatch (?db=) the request
         # has none. Read only; closing it rolls the read back.
-        cr = odoo.sql_db.db_connect(dbname).cursor()
         try:
+            cr = odoo.sql_db.db_connect(dbname).cursor()
+        except psycopg2.OperationalError:  # ?db= names no database
+            return _answer(404, 'no database %s\n' % dbname)
+        try:
+            if not metrics.has_queue(cr):
+                return _answer(404, 'background_job is not installed in %s\n' % dbname)
             samples = metrics.collect(cr, settings_from_config().dead_after)
         finally:
             cr.close()

@@ -50,6 +50,10 @@ SELECT EXISTS (
       AND last_beat >= {now} - make_interval(secs => %(max_age)s))
 """.format(now=NOW_UTC)
 
+# Whether this database has the job table (the addon installed), on the
+# scrape's own cursor: cheaper than a connection of its own per scrape.
+HAS_QUEUE = "SELECT to_regclass('queue_job') IS NOT NULL"
+
 CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 # (name, type, help) of each family, in the order they are written.
@@ -69,6 +73,11 @@ FAMILIES = (
 )
 
 Sample = Tuple[str, dict, float]
+
+
+def has_queue(cr) -> bool:
+    cr.execute(HAS_QUEUE)
+    return cr.fetchone()[0]
 
 
 def collect(cr, dead_after: float) -> List[Sample]:

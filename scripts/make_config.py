@@ -139,6 +139,9 @@ idle_close = 10
 keep_days = 7
 # Run delayed calls at once, in the caller's transaction (scripts, tests).
 run_now = False
+# GET /background_job/metrics (Prometheus) answers a scraper sending
+# "Authorization: Bearer <this token>"; empty: the route answers 404.
+metrics_token =
 """
 
 if __name__ == '__main__':
