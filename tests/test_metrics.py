@@ -143,6 +143,45 @@ class NoTokenCase(unittest.TestCase):
                 self.assertIn('metrics_token', body)  # says why
 
 
+class TwoDatabasesServer(odoo_server.OdooServer):
+    """Serves two databases: /web/login has no database to show, so the
+    server counts as ready when it serves a static file."""
+
+    def get(self, path, timeout=30):
+        if path == '/web/login':
+            path = '/web/static/src/img/favicon.ico'
+        return super().get(path, timeout)
+
+
+class DatabaseChoiceCase(unittest.TestCase):
+
+    def test_db_parameter_picks_the_database(self):
+        first, second = CommittedDatabase(), CommittedDatabase()
+        self.addCleanup(first.drop)
+        self.addCleanup(second.drop)
+        with second.env() as env:
+            record = env['background.job.test.record'].create({'name': 'second'})
+            for n in range(2):
+                record.with_delay(channel='root.second').log_run('second-%d' % n)
+        config = server_config('two-databases', threads=0, metrics_token=TOKEN)
+        names = (first.name, second.name)
+        command = [odoo_server.ODOO, '-c', config, '-d', '%s,%s' % names,
+                   '--db-filter=^(%s|%s)$' % names]
+        key = ('background_job_jobs', labels(channel='root.second', state='pending'))
+        with TwoDatabasesServer(first.name, command=command) as server:
+            status, _, body = scrape(server)  # two databases: which one?
+            self.assertEqual(status, 404, body)
+            status, _, body = scrape(server, path='/background_job/metrics?db=' + second.name)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(parse(body)[key], 2)
+            status, _, body = scrape(server, path='/background_job/metrics?db=' + first.name)
+            self.assertEqual(status, 200, body)
+            self.assertNotIn(key, parse(body))
+            # a database the dbfilter does not serve
+            status, _, body = scrape(server, path='/background_job/metrics?db=' + odoo_server.TEST_DB)
+            self.assertEqual(status, 404, body)
+
+
 def health(config, db, *extra):
     """Exit status and output of ``odoo queue-worker --health``."""
     import configparser
