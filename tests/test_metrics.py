@@ -1,7 +1,9 @@
 """``GET /background_job/metrics`` on a real Odoo server, and ``odoo
 queue-worker --health`` against a real queue-worker process."""
 import datetime
+import os
 import re
+import signal
 import subprocess
 import unittest
 import urllib.error
@@ -211,6 +213,13 @@ class HealthCase(unittest.TestCase):
             self.assertEqual(code, 0, output)
             code, output = health(config, db.name, '--pid', str(worker.pid + 100000))
             self.assertEqual(code, 1, output)
+            # a hung worker (stopped, yet alive to its supervisor) stops beating
+            os.kill(worker.pid, signal.SIGSTOP)
+            try:
+                wait_for(lambda: health(config, db.name, '--max-age', '2')[0] == 1, 60,
+                         interval=1, message='the health check fails once the beats stop')
+            finally:
+                os.kill(worker.pid, signal.SIGCONT)
         finally:
             end(worker)
         code, output = health(config, db.name)  # stopped: its row says so
