@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import unittest
 import urllib.error
 import urllib.request
@@ -224,3 +225,19 @@ class HealthCase(unittest.TestCase):
             end(worker)
         code, output = health(config, db.name)  # stopped: its row says so
         self.assertEqual(code, 1, output)
+
+
+def test_bench_metrics_smoke_prints_its_table():
+    """bench/metrics.py in its short mode, so the README's timing command
+    cannot break silently."""
+    db = odoo_server.TEST_DB + '_metrics'
+    try:
+        result = subprocess.run([sys.executable, '-m', 'bench.metrics',
+                                 '--smoke', '--db', db], cwd=odoo_server.ROOT,
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        for name in (db, odoo_server.ensure_db.template_name(db)):
+            odoo_server.ensure_db.drop(name, force=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert '| rows | request median | request worst | SQL median | SQL worst |' in result.stdout
+    assert '| 3,000 | ' in result.stdout, result.stdout
