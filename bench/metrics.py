@@ -85,6 +85,8 @@ def main():
     print('|---|---|---|---|---|')
     print('| {:,} | {:.0f} ms | {:.0f} ms | {:.0f} ms | {:.0f} ms |'.format(
         options.rows, http_median, http_worst, sql_median, sql_worst))
+    # the machine may be shared: its load says how much the timings mean
+    print('load average: %.1f %.1f %.1f, %d runs' % (os.getloadavg() + (options.runs,)))
 
 
 if __name__ == '__main__':
