@@ -9,14 +9,16 @@ from typing import Iterable, List, Optional, Tuple
 from .sql import NOW_UTC
 
 # States whose rows are few (the backlog, running jobs, failures): counted
-# per channel. Done and cancelled rows are most of the table: per state only.
+# per channel. Done and cancelled rows are most of the table: the finished
+# states (failed too, so that done and failed sit side by side) are counted
+# per state only.
 OPEN_STATES = ('waiting', 'pending', 'started', 'failed')
-CLOSED_STATES = ('done', 'cancelled')
+FINISHED_STATES = ('done', 'failed', 'cancelled')
 
 # Jobs by state (and channel for the open states), and per channel the age
 # of the oldest pending job whose eta has passed. The first branch reads
 # only open rows: a bitmap scan of queue_job_state_company_idx for those
-# states, then their rows for the channel. Each closed state is a count of
+# states, then their rows for the channel. Each finished state is a count of
 # its own from that index alone: a parallel index-only scan that reads no
 # row, twice as fast as one GROUP BY over both states (1,000,000 rows,
 # bench/metrics.py); grouping them by channel would read every row.
@@ -27,7 +29,7 @@ FROM queue_job WHERE state = ANY(%(open_states)s)
 GROUP BY state, channel
 """.format(now=NOW_UTC) + ''.join("""UNION ALL
 SELECT '{state}', NULL, (SELECT count(*) FROM queue_job WHERE state = '{state}'), NULL
-""".format(state=state) for state in CLOSED_STATES)
+""".format(state=state) for state in FINISHED_STATES)
 
 # Live and dead workers and the threads of the live ones. queue_job_worker
 # is small (the cleanup cron removes old rows): a plain scan. "Live" is the
@@ -60,8 +62,9 @@ FAMILIES = (
     ('background_job_jobs', 'gauge',
      'Jobs waiting, pending, started (running) or failed, by channel and state.'),
     ('background_job_finished_jobs', 'gauge',
-     'Done and cancelled jobs in the table, by state. Not a counter: the '
-     'cleanup cron removes them after keep_days.'),
+     'Done, failed and cancelled jobs in the table, by state. Not a counter: '
+     'the cleanup cron removes done and cancelled jobs after keep_days, a '
+     'requeue takes a job out of failed.'),
     ('background_job_running_jobs', 'gauge', 'Jobs running now (state started).'),
     ('background_job_oldest_pending_seconds', 'gauge',
      'Age of the oldest pending job whose eta has passed, by channel (0: none).'),
@@ -83,7 +86,7 @@ def collect(cr, dead_after: float) -> List[Sample]:
     """The samples of one database, from JOB_COUNTS and WORKER_COUNTS."""
     cr.execute(JOB_COUNTS, {'open_states': list(OPEN_STATES)})
     samples: List[Sample] = []
-    finished = dict.fromkeys(CLOSED_STATES, 0)  # no rows is a 0, not a missing series
+    finished = dict.fromkeys(FINISHED_STATES, 0)  # no rows is a 0, not a missing series
     oldest = {}
     running = 0
     for state, channel, count, age in cr.fetchall():

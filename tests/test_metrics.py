@@ -112,6 +112,7 @@ class MetricsCase(unittest.TestCase):
         self.assertEqual(jobs[('background_job_jobs', labels(channel='root.a', state='pending'))], 3)
         self.assertEqual(jobs[('background_job_jobs', labels(channel='root', state='failed'))], 1)
         self.assertEqual(samples[('background_job_finished_jobs', labels(state='done'))], 3)
+        self.assertEqual(samples[('background_job_finished_jobs', labels(state='failed'))], 1)
         self.assertEqual(samples[('background_job_finished_jobs', labels(state='cancelled'))], 0)
         self.assertEqual(samples[('background_job_running_jobs', labels())], 1)
         oldest_a = samples[('background_job_oldest_pending_seconds', labels(channel='root.a'))]
