@@ -16,6 +16,9 @@ class QueueWorker(Command):
     """Run background_job workers for the configured databases"""
 
     def run(self, args):
+        if '--health' in args:  # a check of a running worker, not a worker
+            from . import health
+            health.main(args)
         odoo.tools.config.parse_config(args)
         from ..service import server
         odoo.service.server.load_server_wide_modules()

@@ -4,7 +4,7 @@ Two kinds:
 - options of the ``[background_job]`` section (odoo.conf), parsed into
   ``engine.settings.Settings`` by ``service/options.py``: THREADS,
   DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, TIMEOUT, IDLE_CLOSE,
-  KEEP_DAYS, RUN_NOW;
+  KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
   BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, and a job's
@@ -38,6 +38,8 @@ IDLE_CLOSE = 10
 KEEP_DAYS = 7
 # Run delayed calls at once, in the caller's transaction (scripts, tests).
 RUN_NOW = False
+# The bearer token of GET /background_job/metrics; empty: the route is off (404).
+METRICS_TOKEN = ''
 
 # -- constants ------------------------------------------------------------------
 HEARTBEAT_INTERVAL = 5

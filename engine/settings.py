@@ -27,6 +27,7 @@ class Settings:
     idle_close: float = defaults.IDLE_CLOSE
     keep_days: int = defaults.KEEP_DAYS
     run_now: bool = defaults.RUN_NOW
+    metrics_token: str = defaults.METRICS_TOKEN
     # -- constants of the worker loop (not options) --
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL
     reap_interval: float = defaults.REAP_INTERVAL

@@ -45,6 +45,8 @@ JOB_OPTIONS = (
     ('keep_days', 'Done and cancelled jobs older than this many days are removed by a cron,\n'
                   'and so are the rows of workers gone that long that no job refers to.'),
     ('run_now', 'Run delayed calls at once, in the caller\'s transaction (scripts, tests).'),
+    ('metrics_token', 'GET /background_job/metrics (Prometheus) answers a scraper sending\n'
+                      '"Authorization: Bearer <this token>"; empty: the route answers 404.'),
 )
 
 
@@ -55,7 +57,8 @@ def job_section(defaults):
         database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
         channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),
         timeout=defaults.TIMEOUT, idle_close=defaults.IDLE_CLOSE,
-        keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW)
+        keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW,
+        metrics_token=defaults.METRICS_TOKEN)
     lines = ['[background_job]']
     for name, comment in JOB_OPTIONS:
         lines += ['# ' + line for line in (comment or '').splitlines()]

@@ -73,6 +73,7 @@ PARSERS = {
     'idle_close': (seconds, 'seconds >= 0'),
     'keep_days': (whole, 'a whole number of days >= 0'),
     'run_now': (boolean, 'true or false'),
+    'metrics_token': (str, 'a token'),
 }
 
 
