@@ -6,7 +6,7 @@ The statements must stay fast with 1,000,000 rows in ``queue_job``
 """
 from typing import Iterable, List, Optional, Tuple
 
-from .sql import NOW_UTC
+from .job_row import NOW_UTC
 
 # States whose rows are few (the backlog, running jobs, failures): counted
 # per channel. Done and cancelled rows are most of the table: the finished
