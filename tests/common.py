@@ -1,6 +1,7 @@
 """Helpers for tests that need real commits: a cloned database, committed
 environments, and job workers running in this process."""
 import contextlib
+import threading
 import unittest
 import json
 
@@ -152,3 +153,25 @@ class BatchHelpers:
                 batch_id, states, timeout, self.batch(batch_id), self.db.query(
                     'SELECT state, count(*), max(exc_message) FROM queue_job '
                     'WHERE parent_id = %s GROUP BY state', (batch_id,)))) from None
+
+    def race_finish_crons(self, count=2):
+        """Run the finish cron in ``count`` transactions whose snapshots are
+        taken together; returns the errors they raised."""
+        barrier = threading.Barrier(count)
+        errors = []
+
+        def cron():
+            try:
+                with self.db.env() as env:
+                    env['queue.job'].search([], limit=1)  # the transaction's snapshot
+                    barrier.wait(10)
+                    env['queue.job']._cron_finish_batches()
+            except Exception as error:  # returned to the test
+                errors.append(error)
+
+        threads = [threading.Thread(target=cron) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return errors

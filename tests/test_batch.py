@@ -2,7 +2,6 @@
 done method runs once when every job has finished."""
 import doctest
 import json
-import threading
 import time
 
 from odoo import SUPERUSER_ID
@@ -266,23 +265,7 @@ class TestBatchActions(BatchCase):
         batch_id = self.start_batch(self.make_records(4), 'cron', job_size=2)
         # jobs closed without a worker (as by hand): nobody enqueued the done method
         self.db.query("UPDATE queue_job SET state = 'done' WHERE parent_id = %s", (batch_id,))
-        barrier = threading.Barrier(2)
-        errors = []
-
-        def cron():
-            try:
-                with self.db.env() as env:
-                    env['queue.job'].search([], limit=1)  # the transaction's snapshot
-                    barrier.wait(10)
-                    env['queue.job']._cron_finish_batches()
-            except Exception as error:  # reported below
-                errors.append(error)
-
-        threads = [threading.Thread(target=cron) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+        errors = self.race_finish_crons()
         self.assertEqual(errors, [])
         self.assertEqual(len(self.done_jobs(batch_id)), 1)
         with self.db.env() as env:

@@ -3,7 +3,6 @@ it), with real commits and workers in this process; deleting a batch never
 waits on a running job; the finish cron's handled conflict logs no error."""
 import json
 import logging
-import threading
 import time
 
 from odoo import SUPERUSER_ID
@@ -176,24 +175,8 @@ class TestDeleteAndCron(BatchEndCase):
         for logger in loggers:
             logger.addHandler(handler)
             logger.setLevel(logging.INFO)
-        barrier = threading.Barrier(2)
-        errors = []
-
-        def cron():
-            try:
-                with self.db.env() as env:
-                    env['queue.job'].search([], limit=1)  # the transaction's snapshot
-                    barrier.wait(10)
-                    env['queue.job']._cron_finish_batches()
-            except Exception as error:  # reported below
-                errors.append(error)
-
-        threads = [threading.Thread(target=cron) for _ in range(2)]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
+            errors = self.race_finish_crons()
         finally:
             for logger, level in loggers.items():
                 logger.removeHandler(handler)
