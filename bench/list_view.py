@@ -213,17 +213,28 @@ def measure_browser(server, runs):
         return statistics.median(timings), max(timings)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def argument_parser(doc, runs):
+    """The options of the 1,000,000-row benchmarks (this one, bench/metrics.py)."""
+    parser = argparse.ArgumentParser(description=doc.split('\n\n')[0])
     parser.add_argument('--rows', type=int, default=1000000)
-    parser.add_argument('--runs', type=int, default=10)
-    parser.add_argument('--no-browser', action='store_true')
+    parser.add_argument('--runs', type=int, default=runs)
     parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
     parser.add_argument('--smoke', action='store_true',
                         help='does it all still run? --rows %d --runs 1' % SMOKE_ROWS)
+    return parser
+
+
+def parse_arguments(parser):
     options = parser.parse_args()
     if options.smoke:
         options.rows, options.runs = SMOKE_ROWS, 1
+    return options
+
+
+def main():
+    parser = argument_parser(__doc__, runs=10)
+    parser.add_argument('--no-browser', action='store_true')
+    options = parse_arguments(parser)
     build_database(options.db, options.rows)
     config = server_config()
     command = [ensure_db.ODOO, '-c', config, '-d', options.db, '--db-filter=^%s$' % options.db]

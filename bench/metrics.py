@@ -7,14 +7,13 @@ warm runs of the scrape with its bearer token: median and worst of the
 whole request, and of the two statements alone (engine/metrics.py).
 ``--rows N``, ``--runs N``, ``--db NAME``; ``--smoke``: a short run.
 """
-import argparse
 import configparser
 import os
 import statistics
 import time
 import urllib.request
 
-from bench.list_view import BENCH_DB, SMOKE_ROWS, build_database, ensure_db
+from bench.list_view import argument_parser, build_database, ensure_db, parse_arguments
 from tests.odoo_server import OdooServer, test_output_dir
 
 NAME = 'bench_metrics'
@@ -66,15 +65,7 @@ def time_runs(function, runs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--rows', type=int, default=1000000)
-    parser.add_argument('--runs', type=int, default=20)
-    parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
-    parser.add_argument('--smoke', action='store_true',
-                        help='does it still run? --rows %d --runs 1' % SMOKE_ROWS)
-    options = parser.parse_args()
-    if options.smoke:
-        options.rows, options.runs = SMOKE_ROWS, 1
+    options = parse_arguments(argument_parser(__doc__, runs=20))
     build_database(options.db, options.rows)
     sql_median, sql_worst = time_statements(options.db, options.runs)
     command = [ensure_db.ODOO, '-c', server_config(), '-d', options.db,
