@@ -7,7 +7,7 @@ TEST_DB ?= background_job_test
 export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
-.PHONY: setup test run worker bench bench-ui pot clean
+.PHONY: setup test test-faults run worker bench bench-ui pot clean
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +16,11 @@ test:
 	$(BIN)/python scripts/ensure_db.py $(TEST_DB) --install=background_job,background_job_test
 	$(BIN)/python -m pytest --odoo-config=odoo.conf --odoo-database=$(TEST_DB) \
 	    $(PYTEST_ARGS) $(TESTS)
+
+# The fault suite alone (tests/test_faults_*.py; also part of `make test`):
+# hung jobs, Stop, shutdown, lost machines, restarts, cut connections.
+test-faults:
+	$(MAKE) test TESTS="$(sort $(wildcard tests/test_faults_*.py))"
 
 run:
 	$(BIN)/python scripts/ensure_db.py $(RUN_DB) --demo
