@@ -201,22 +201,31 @@ def database():
     drop_database(name)
 
 
-def test_oca_jobs_run_once_under_background_job_with_what_they_had(database):
-    output = test_output_dir()
-    run = Run(database, output)
-    product_path = configparser.ConfigParser(interpolation=None)
-    product_path.read(CONFIG)
-    product_path = product_path['options']['addons_path'].split(',')
-    oca_path = oca_addons_path()
+def product_addons_path():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(CONFIG)
+    return parser['options']['addons_path'].split(',')
 
-    # An OCA installation: its addon, a module using it, jobs in OCA's states.
+
+def oca_installation(run, output, script=ENQUEUE_WITH_OCA):
+    """OCA queue_job and the demo module installed, jobs enqueued by
+    ``script``: (what it printed, the OCA addons path)."""
+    oca_path = oca_addons_path()
     demo = os.path.join(output, 'oca', 'oca_migration_demo')
     shutil.copytree(DEMO, demo)
     oca_config = write_config(os.path.join(output, 'oca.conf'),
-                              product_path + oca_path + [os.path.dirname(demo)], 'base,web')
+                              product_addons_path() + oca_path + [os.path.dirname(demo)],
+                              'base,web')
     run('install_oca', oca_config, '-i', 'oca_migration_demo', '--stop-after-init',
         '--without-demo=all')
-    oca = run.shell('enqueue_with_oca', oca_config, ENQUEUE_WITH_OCA)
+    return run.shell('enqueue_with_oca', oca_config, script), oca_path
+
+
+def test_oca_jobs_run_once_under_background_job_with_what_they_had(database):
+    output = test_output_dir()
+    run = Run(database, output)
+    product_path = product_addons_path()
+    oca, oca_path = oca_installation(run, output)
     uuids = oca['uuids']
     before = {row[0]: row for row in query(
         database, 'SELECT %s FROM queue_job' % ', '.join(COLUMNS))}
@@ -275,3 +284,57 @@ def test_oca_jobs_run_once_under_background_job_with_what_they_had(database):
     assert (final[uuids['failed']], final[uuids['future']]) == ('failed', 'pending')
     # still waits for its eta (Odoo reads timestamps as text)
     assert datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M:%S') < after[uuids['future']][3]
+
+
+ENQUEUE_TWO = r'''
+import json
+one = env['oca.migration.target'].create({'name': 'one'})
+jobs = {'pending': one.with_delay().oca_plain_run('pending'),
+        'done': one.with_delay().oca_plain_run('done')}
+env.cr.execute("UPDATE queue_job SET state = 'done', date_done = now() WHERE uuid = %s",
+               (jobs['done'].uuid,))
+env.cr.commit()
+print('RESULT=' + json.dumps({name: job.uuid for name, job in jobs.items()}))
+'''
+
+
+def test_the_migration_refuses_what_would_lose_jobs_and_survives_ocas_code_gone(database):
+    output = test_output_dir()
+    run = Run(database, output)
+    uuids, oca_path = oca_installation(run, output, ENQUEUE_TWO)
+    unported = os.path.join(output, 'oca')
+    ported = os.path.join(output, 'ported', 'oca_migration_demo')
+    port(DEMO, ported)
+
+    def untouched():
+        return (query(database, "SELECT state FROM ir_module_module WHERE name = 'queue_job'"),
+                query(database, 'SELECT uuid, state FROM queue_job ORDER BY uuid'),
+                query(database, "SELECT to_regclass('queue_job_oca_backup')"))
+    before = untouched()
+    assert before[0] == [('installed',)] and len(before[1]) == 2
+
+    # A module that still depends on queue_job would be uninstalled with it.
+    config = write_config(os.path.join(output, 'unported.conf'),
+                          product_addons_path() + oca_path + [unported], 'base,web')
+    refused = run('migrate_unported', config, 'background-job-migrate-oca', check=False)
+    assert refused.returncode != 0
+    assert 'still depend on queue_job: oca_migration_demo' in refused.stderr, refused.stderr
+    # Another session (a server, OCA's runner) could enqueue meanwhile.
+    connection = ensure_db.psycopg2.connect(dbname=database, **ensure_db.db_params())
+    try:
+        busy = run('migrate_busy', config, 'background-job-migrate-oca', check=False)
+    finally:
+        connection.close()
+    assert busy.returncode != 0 and 'other sessions are connected' in busy.stderr, busy.stderr
+    assert untouched() == before
+
+    # OCA's code no longer in the addons path (mail and base_sparse_field
+    # stay): its uninstall leaves its tables, which the migration drops.
+    config = write_config(os.path.join(output, 'migrate.conf'),
+                          product_addons_path() + oca_path[1:] + [os.path.dirname(ported)],
+                          'base,web,background_job')
+    migrated = run('migrate', config, 'background-job-migrate-oca', '--done', 'drop')
+    assert 'dropped what was left of OCA tables: queue_job, queue_job_channel, ' \
+           'queue_job_function' in migrated.stdout, migrated.stdout
+    assert query(database, 'SELECT uuid, state FROM queue_job') == [(uuids['pending'], 'pending')]
+    assert query(database, "SELECT count(*) FROM queue_job_oca_backup") == [(2,)]  # kept
