@@ -48,9 +48,9 @@ def split_args(args):
     parser = argparse.ArgumentParser(prog='odoo background-job-migrate-oca', add_help=False)
     parser.add_argument('--done', choices=('keep', 'drop'), default='keep',
                         help="done OCA jobs: kept as history (default) or dropped")
-    parser.add_argument('--channels', help="OCA's channels option (default: the "
-                        "[queue_job] channels of the config file, else "
-                        "ODOO_QUEUE_JOB_CHANNELS, else root:1 as OCA)")
+    parser.add_argument('--channels', help="OCA's channels option (default, as OCA "
+                        "reads it: ODOO_QUEUE_JOB_CHANNELS, else [queue_job] channels "
+                        "of the config file, else root:1)")
     return parser.parse_known_args(args)
 
 

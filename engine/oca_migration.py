@@ -61,13 +61,17 @@ def _oca_value(obj: dict) -> Any:
 
 def convert_arguments(args_text: Optional[str], kwargs_text: Optional[str],
                       describe: str = 'job') -> tuple:
-    """OCA's ``args`` and ``kwargs`` JSON -> this addon's (serialization.py)."""
-    args = json.loads(args_text or '[]', object_hook=_oca_value)
-    kwargs = json.loads(kwargs_text or '{}', object_hook=_oca_value)
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise ValueError('%s: OCA arguments are not a JSON list and object: %.80s %.80s'
-                         % (describe, args_text, kwargs_text))
-    return serialization.dumps_arguments(tuple(args), kwargs, describe)
+    """OCA's ``args`` and ``kwargs`` JSON -> this addon's (serialization.py);
+    ValueError naming ``describe`` for what cannot be converted."""
+    try:
+        args = json.loads(args_text or '[]', object_hook=_oca_value)
+        kwargs = json.loads(kwargs_text or '{}', object_hook=_oca_value)
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ValueError('OCA arguments are not a JSON list and object: %.80s %.80s'
+                             % (args_text, kwargs_text))
+        return serialization.dumps_arguments(tuple(args), kwargs)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError('%s: %s' % (describe, error)) from None
 
 
 def record_ids(text: Optional[str]) -> str:

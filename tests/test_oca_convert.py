@@ -71,9 +71,12 @@ class TestArguments(unittest.TestCase):
             {'when': datetime.date(2026, 11, 30), 'at': datetime.datetime(2026, 11, 30, 12, 0, 1),
              'plain': {'__type__': 'not ours'}}))
 
-    def test_arguments_that_are_no_list_and_object_are_refused(self):
+    def test_arguments_that_cannot_be_converted_name_their_job(self):
         with self.assertRaisesRegex(ValueError, 'not a JSON list and object'):
             oca_migration.convert_arguments('{}', '{}')
+        for args in ('[1', '[{"_type": "date_isoformat"}]'):
+            with self.assertRaisesRegex(ValueError, r'^OCA job u-1 \(res.partner.run\): '):
+                oca_migration.convert_job(oca_row(args=args))
 
 
 class TestIdentityKeys(unittest.TestCase):
