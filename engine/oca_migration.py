@@ -109,6 +109,9 @@ def convert_job(row: Mapping[str, Any]) -> dict:
     describe = 'OCA job %s (%s.%s)' % (row['uuid'], row['model_name'], row['method_name'])
     if row['state'] not in STATES:
         raise ValueError('%s: unknown OCA state %r' % (describe, row['state']))
+    missing = [name for name in ('uuid', 'model_name', 'method_name', 'user_id') if not row[name]]
+    if missing:
+        raise ValueError('%s: no %s' % (describe, ', '.join(missing)))
     args, kwargs = convert_arguments(row['args'], row['kwargs'], describe)
     state = STATES[row['state']]
     exc_type, exc_message = split_exception(row['exc_info'])

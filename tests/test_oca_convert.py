@@ -45,9 +45,11 @@ class TestConvertJob(unittest.TestCase):
         self.assertEqual((done['state'], done['result'], done['date_started'], done['date_done']),
                          ('done', 'ok', 's', 'd'))
 
-    def test_an_unknown_state_is_refused(self):
+    def test_an_unknown_state_or_a_missing_call_is_refused(self):
         with self.assertRaisesRegex(ValueError, "OCA job u-1 .* unknown OCA state 'lost'"):
             oca_migration.convert_job(oca_row(state='lost'))
+        with self.assertRaisesRegex(ValueError, r"OCA job u-1 \(None.run\): no model_name"):
+            oca_migration.convert_job(oca_row(model_name=None))
 
     def test_max_retries_keeps_the_number_of_runs(self):
         self.assertEqual([oca_migration.max_retries(n) for n in (5, 1, 0, None)],
