@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -270,6 +271,7 @@ def test_oca_jobs_run_once_under_background_job_with_what_they_had(database):
     with OdooServer(database, '--addons-path=' + ','.join(product_path + [os.path.dirname(ported)])):
         wait_until(lambda: query(database, "SELECT count(*) FROM queue_job WHERE state = 'done'")
                    == [(5,)], 90, 'the four open jobs done')
+        time.sleep(3)  # longer than an idle worker's poll: a second run would show
         runs_done = query(database, 'SELECT marker, count(*), max(info) FROM oca_migration_effect '
                                     'GROUP BY marker')
     runs = {marker: count for marker, count, _ in runs_done}

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.server
 class TestRelatedActionBrowser(BackendBrowserCase):
 
     def open_job(self, browser, job_id):
+        """The job's form, by its URL, in a page loaded for it (a change of
+        the URL's fragment alone would race the action still loading)."""
         browser.open(self.server, '/web#id=%d&model=queue.job&view_type=form' % job_id)
+        browser.driver.refresh()
         browser.wait_for('.o_form_view .o_statusbar_status')
         browser.wait_idle()
 
