@@ -2,7 +2,7 @@ from . import models
 from . import cli
 from . import controllers
 from .service.decorator import job
-from .engine.exceptions import FailedJobError, RetryableJobError
+from .engine.exceptions import FailedJobError, JobTimeoutError, RetryableJobError
 from .service.server import post_load
 
 

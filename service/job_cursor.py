@@ -77,6 +77,11 @@ class JobCursor(sql_db.Cursor):
         finally:
             self._own_connection.close()
 
+    def backend_pid(self):
+        """The PostgreSQL backend of this cursor's connection (no round trip):
+        the watchdog ends it at a job's time limit (engine/watchdog.py)."""
+        return self._cnx.get_backend_pid()
+
     def autocommit(self, on):
         # Cursor.__init__ asks for a transaction mode: this cursor's
         # transactions are explicit, so psycopg2 must never begin one itself.
