@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from .exceptions import JobInterrupted, JobStoppedError, JobTimeoutError
 
@@ -230,14 +230,16 @@ class Watchdog:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._attempts: Dict[int, RunningAttempt] = {}  # by job id
+        # not by job id: an ended attempt's thread may still be out while a
+        # later attempt of the same job runs
+        self._attempts: Set[RunningAttempt] = set()
         self.abandoned_threads: List[threading.Thread] = []
 
     def begin(self, job, timeout: int, policy, started: float) -> RunningAttempt:
         """The calling job thread starts an attempt of ``job``."""
         attempt = RunningAttempt(job, timeout, policy, started, threading.current_thread())
         with self._lock:
-            self._attempts[job.id] = attempt
+            self._attempts.add(attempt)
         _current.attempt = attempt
         return attempt
 
@@ -247,8 +249,7 @@ class Watchdog:
         _current.attempt = None
         abandoned = attempt.finish()
         with self._lock:
-            if self._attempts.get(attempt.job.id) is attempt:
-                del self._attempts[attempt.job.id]
+            self._attempts.discard(attempt)
         return abandoned
 
     def is_abandoned(self, thread: threading.Thread) -> bool:
@@ -257,33 +258,31 @@ class Watchdog:
     def running(self) -> Dict[int, RunningAttempt]:
         """{job id: attempt} of the attempts not taken over."""
         with self._lock:
-            return {job_id: attempt for job_id, attempt in self._attempts.items()
+            return {attempt.job.id: attempt for attempt in self._attempts
                     if attempt.ended is None}
 
     def due(self, now: float) -> List[Tuple[RunningAttempt, str]]:
         """The attempts to take over now, with why."""
         with self._lock:
-            attempts = list(self._attempts.values())
+            attempts = list(self._attempts)
         return [(attempt, reason) for attempt in attempts
                 for reason in [attempt.due(now)] if reason]
 
     def stuck(self, now: float) -> List[RunningAttempt]:
         """Taken-over attempts whose thread is abandoned now (each once)."""
         with self._lock:
-            attempts = list(self._attempts.values())
+            attempts = list(self._attempts)
         stuck = [attempt for attempt in attempts if attempt.abandon_if_stuck(now)]
         with self._lock:
             for attempt in stuck:
                 self.abandoned_threads.append(attempt.thread)
-                if self._attempts.get(attempt.job.id) is attempt:
-                    del self._attempts[attempt.job.id]
+                self._attempts.discard(attempt)
         return stuck
 
     def next_check(self) -> Optional[float]:
         """The earliest time (monotonic) something may be due."""
         with self._lock:
-            times = [t for t in (a.next_check() for a in self._attempts.values())
-                     if t is not None]
+            times = [t for t in (a.next_check() for a in self._attempts) if t is not None]
         return min(times) if times else None
 
     def __len__(self) -> int:

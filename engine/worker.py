@@ -342,7 +342,7 @@ class DatabaseRunner:
                         'ended (blocked outside Python code?): abandoned, a new job thread '
                         'replaces it (%d abandoned in %s)', running.thread.name, job.uuid,
                         job.model_name, job.method_name, abandoned, self.dbname)
-        self.threads.append(self._thread(self._job_loop, 'job-%d' % len(self.threads)))
+        self.threads.append(self._thread(self._job_loop, 'job-%d' % (len(self.threads) - 1)))
         if abandoned == self.settings.threads:
             self.too_many_abandoned(self)
 

@@ -74,6 +74,8 @@ class JobCursor(sql_db.Cursor):
         try:
             if not self.closed:
                 self.close()
+        except psycopg2.InterfaceError:
+            pass  # the connection was closed already (ended by the watchdog, or lost)
         finally:
             self._own_connection.close()
 
