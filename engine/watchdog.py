@@ -41,6 +41,9 @@ STOP_GRACE = 0.5
 # Seconds a taken-over thread has to come back before it is abandoned and
 # replaced (a thread in Python code comes back within milliseconds).
 ABANDON_AFTER = 2.0
+# Seconds a shutdown waits for the threads of the jobs it ended to come back
+# (a thread in Python code comes back at once; one blocked in C code is left).
+SHUTDOWN_COME_BACK = 0.5
 # Seconds a taken-over thread waits for its connection to be terminated
 # before it closes it (see RunningAttempt.terminated).
 TERMINATE_WAIT = 5.0

@@ -146,7 +146,7 @@ class DatabaseRunner:
             except psycopg2.Error:
                 _logger.warning('could not requeue the jobs still running on job worker %s',
                                 self.worker_id, exc_info=True)
-            self._join_threads(time.monotonic() + watchdog.ABANDON_AFTER)
+            self._join_threads(time.monotonic() + watchdog.SHUTDOWN_COME_BACK)
         if not self.watchdog.running():
             try:
                 with self._connection() as connection, transaction(connection) as cr:
