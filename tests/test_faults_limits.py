@@ -101,6 +101,25 @@ class TestHungJobs(LimitsCase):
         self.assertNotIn('restart this server', log, '2 stuck threads of 4: no alarm')
 
 
+    def test_a_queue_worker_whose_threads_are_all_stuck_restarts_itself(self):
+        config = server_config('restart', threads=2)
+        worker = queue_worker(config, self.db.name)
+        self.addCleanup(end, worker)
+        log = os.path.join(odoo_server.test_output_dir(), 'queue-worker.log')
+        stuck = [self.delay('limits_sleep', 'restart-%d' % n) for n in range(2)]
+        wait_for(lambda: self.db.query('SELECT count(*) FROM queue_job_worker')[0][0] == 2, 60,
+                 interval=0.2, message='a second worker row: the process started afresh')
+        rows = self.db.query('SELECT pid, date_stopped IS NOT NULL FROM queue_job_worker '
+                             'ORDER BY id')
+        self.assertEqual([row[0] for row in rows], [worker.pid] * 2, 're-executed in place')
+        self.assertEqual([row[1] for row in rows], [True, False], 'the first one unregistered')
+        after = self.delay('log_run', 'after-restart')
+        wait_for(lambda: self.states_of([after]) == ['done'], 60, message='served again')
+        self.assertEqual(set(self.states_of(stuck)), {'pending'})
+        with open(log) as handle:
+            self.assertIn('queue-worker restarts itself', handle.read())
+
+
 class TestStop(LimitsCase, BatchHelpers):
     """A threaded server and an ``odoo queue-worker``, 2 threads each."""
 
