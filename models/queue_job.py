@@ -20,6 +20,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import defaults, schema, serialization, states, store, watchdog
+from ..engine.job_method import find_job_method
 from ..service import options
 
 _logger = logging.getLogger(__name__)
@@ -93,9 +94,12 @@ class QueueJob(models.Model):
     retry = fields.Integer('Retries', readonly=True, default=0)
     max_retries = fields.Integer('Max Retries', readonly=True, default=defaults.MAX_RETRIES,
                                  help='0: never retried.')
-    timeout = fields.Integer('Time Limit (s)', readonly=True,
-                             help='Wall-clock seconds the job may run (with_delay or @job), '
-                                  '0: no limit; empty: the time limit of the server.')
+    # NULL: none given (with_delay(timeout=), @job(timeout=)); see time_limit
+    timeout = fields.Integer('Time Limit Given (s)', readonly=True)
+    time_limit = fields.Integer(
+        'Time Limit (s)', compute='_compute_time_limit',
+        help="Wall-clock seconds the job may run: with_delay(timeout=), else "
+             "@job(timeout=), else the server's [background_job] timeout; 0: no limit.")
     identity_key = fields.Char('Identity Key', readonly=True)
     exc_type = fields.Char('Exception', readonly=True)
     exc_message = fields.Text('Exception Message', readonly=True)
@@ -112,6 +116,18 @@ class QueueJob(models.Model):
     call_display = fields.Text('Call', compute='_compute_call_display',
                                help='The call the job makes, with its arguments decoded.')
     record_count = fields.Integer('Records', compute='_compute_call_display')
+
+    def _compute_time_limit(self):
+        stored = store.stored_timeouts(self.env.cr, self.ids)
+        default = options.settings().timeout
+        for job in self:
+            model = self.env.registry.models.get(job.model_name, object)
+            try:
+                method_timeout = find_job_method(model, job.method_name).timeout
+            except LookupError:  # model or method gone: the server's
+                method_timeout = None
+            job.time_limit = watchdog.effective_timeout(stored.get(job.id), method_timeout,
+                                                        default)
 
     @api.model_cr
     def init(self):

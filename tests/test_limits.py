@@ -160,9 +160,16 @@ class TestStopInputs(TransactionCase):
         self.assertEqual(record.with_delay(timeout=0).limits_sleep('zero').timeout, 0)
         self.assertEqual(record.limits_sleep.delay('method').timeout, 2)  # @job(timeout=2)
         self.assertEqual(record.with_delay(timeout=9).limits_sleep('call').timeout, 9)
-        self.env.cr.execute('SELECT timeout FROM queue_job WHERE id = %s',
-                            (record.log_run.delay('none').id,))
+        unset = record.log_run.delay('none')
+        self.env.cr.execute('SELECT timeout FROM queue_job WHERE id = %s', (unset.id,))
         self.assertIsNone(self.env.cr.fetchone()[0], 'not given: the server\'s limit')
+
+    def test_the_backend_shows_the_time_limit_each_job_runs_under(self):
+        record = self.env[MODEL].create({'name': 'limits'})
+        jobs = (record.log_run.delay('server'), record.limits_sleep.delay('method'),
+                record.with_delay(timeout=0).limits_sleep('none'),
+                record.with_delay(timeout=9).log_run('call'))
+        self.assertEqual([job.time_limit for job in jobs], [3600, 2, 0, 9])
 
 
 class TestLateThread(CommittedDatabaseCase):

@@ -23,7 +23,7 @@ from .batches import (
 )
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
-    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
+    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
 )
 from .runs import (
     ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
@@ -42,7 +42,7 @@ __all__ = [
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
-    'enqueue', 'purge_finished', 'seconds_to_next_eta',
+    'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
     'STOP_CHANNEL', 'request_stop', 'take_stop_requests',
