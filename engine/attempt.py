@@ -18,6 +18,12 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
    then end the batches the job may have ended, each level in a transaction
    of its own that begins after the job's committed.
 
+The runner's watchdog (engine/watchdog.py) may take an attempt over: at its
+time limit, after a Stop, at shutdown. The control thread then ends the
+job's connection and records the outcome (:func:`end_taken_over`: the
+same record_failure, report and batch endings; a shutdown requeues); the
+job thread records nothing of that attempt.
+
 Jobs run at once in the caller's transaction (run_now, a batch run now,
 ``trap_jobs().perform()``) go through the same outcome functions
 (:func:`perform_now`): the same RetryDecision, the same failure statement,

@@ -16,12 +16,13 @@ A taken-over thread that has not come back ``ABANDON_AFTER`` seconds later
 (blocked in C code: a sleep, a socket read) is abandoned: it never writes
 again (it finds its attempt taken over), and a new job thread replaces it.
 
-Pure Python: no SQL, no ORM.
+Pure Python: no SQL, no ORM (the worker runs the statements).
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import sys
 import threading
 import time
@@ -49,6 +50,7 @@ SHUTDOWN_COME_BACK = 0.5
 TERMINATE_WAIT = 5.0
 
 _current = threading.local()
+_logger = logging.getLogger(__name__)
 
 
 def check_timeout(value, what='timeout'):
@@ -291,3 +293,11 @@ class Watchdog:
     def __len__(self) -> int:
         with self._lock:
             return len(self._attempts)
+
+
+def log_too_many_abandoned(dbname: str, dog: Watchdog) -> None:
+    """What the threaded server does when its threads pile up (its process
+    also serves HTTP: it keeps serving)."""
+    _logger.error('%d job threads serving %s are stuck in jobs that were ended and will '
+                  'never come back; they were replaced, but each holds its memory and a '
+                  'connection: restart this server', len(dog.abandoned_threads), dbname)

@@ -104,7 +104,8 @@ class DatabaseRunner:
         self.watchdog = Watchdog()
         # called once as many job threads as ``threads`` are abandoned
         # (stuck in ended attempts): a job process restarts itself
-        self.too_many_abandoned = too_many_abandoned or _log_too_many_abandoned
+        self.too_many_abandoned = too_many_abandoned or (
+            lambda runner: watchdog.log_too_many_abandoned(runner.dbname, runner.watchdog))
         self._stop_deadline: Optional[float] = None
         self._next_stop_poll = 0.0
 
@@ -386,13 +387,6 @@ class DatabaseRunner:
         if batch_ids:
             with self._connection() as connection:
                 attempt.finish_batches(connection, batch_ids)
-
-
-def _log_too_many_abandoned(runner: DatabaseRunner) -> None:
-    _logger.error('%d job threads serving %s are stuck in jobs that were ended and will '
-                  'never come back; they were replaced, but each holds its memory and a '
-                  'connection: restart this server', len(runner.watchdog.abandoned_threads),
-                  runner.dbname)
 
 
 def process_exists(pid: int) -> bool:
