@@ -80,10 +80,11 @@ STATEMENTS = (
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
     # Stop requests for running jobs (engine/store/stops.py): a table of
-    # their own, since the job's row is locked while it runs. A request
-    # goes with its job (ON DELETE CASCADE: the purge cron removes both).
+    # their own, since the job's row is locked while it runs. No foreign
+    # key: queue_job stays truncatable, and stop() takes no lock on the
+    # job's row; the purge cron removes requests no attempt took.
     """CREATE TABLE IF NOT EXISTS queue_job_stop_request (
-           job_id integer PRIMARY KEY REFERENCES queue_job (id) ON DELETE CASCADE,
+           job_id integer PRIMARY KEY,
            date_started timestamp NOT NULL,
            requested_by text NOT NULL,
            date_requested timestamp NOT NULL)""",

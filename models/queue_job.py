@@ -293,7 +293,8 @@ class QueueJob(models.Model):
     # -- crons (data/ir_cron_data.xml) ------------------------------------------
     @api.model
     def _cron_purge_finished(self):
-        """Remove done and cancelled jobs older than keep_days."""
+        """Remove done and cancelled jobs older than keep_days, and the stop
+        requests that no attempt took (their job ended first)."""
         days = self._keep_days()
         removed = 0
         while True:
@@ -302,6 +303,7 @@ class QueueJob(models.Model):
             if chunk < PURGE_CHUNK:
                 break
         _logger.info('removed %d finished jobs older than %d days', removed, days)
+        store.purge_stop_requests(self.env.cr)
 
     @api.model
     def _keep_days(self):

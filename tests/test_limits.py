@@ -150,6 +150,16 @@ class TestStopInputs(TransactionCase):
             pending.stop()
         self.assertIn(pending.display_name, str(caught.exception))
 
+    def test_the_purge_cron_removes_stop_requests_that_no_attempt_took(self):
+        record = self.env[MODEL].create({'name': 'ended first'})
+        ended = record.log_run.delay('ended first')
+        self.env.cr.execute("INSERT INTO queue_job_stop_request VALUES "
+                            "(%s, now(), 'Ann', now())", (ended.id,))
+        self.env['queue.job']._cron_purge_finished()
+        self.env.cr.execute('SELECT count(*) FROM queue_job_stop_request WHERE job_id = %s',
+                            (ended.id,))
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+
     def test_stop_requested_is_false_outside_jobs(self):
         self.assertIs(self.env['queue.job'].stop_requested(), False)
 

@@ -29,7 +29,7 @@ from .runs import (
     ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
     mark_done, mark_failed, prepare_claim, prepare_run, release, start_now, terminate_backend,
 )
-from .stops import STOP_CHANNEL, request_stop, take_stop_requests
+from .stops import STOP_CHANNEL, purge_stop_requests, request_stop, take_stop_requests
 from .supersede import REQUEUE_ATTEMPTS
 from .workers import (
     heartbeat, local_workers, purge_workers, register_worker, requeue_orphans,
@@ -45,7 +45,7 @@ __all__ = [
     'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
-    'STOP_CHANNEL', 'request_stop', 'take_stop_requests',
+    'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
     'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
     'unregister_worker',
 ]

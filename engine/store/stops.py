@@ -20,9 +20,8 @@ STOP_CHANNEL = 'background_job_stop'
 # One request per job: asked again (or for a later attempt), it is renewed.
 # Only started jobs: the caller tells the others apart (returned ids). The
 # row's date_started is read without its lock (a plain read never waits on
-# the running attempt), and the foreign key's KEY SHARE lock does not
-# conflict with the attempt's FOR NO KEY UPDATE. The NOTIFY is sent when
-# the caller's transaction commits.
+# the running attempt). The NOTIFY is sent when the caller's transaction
+# commits.
 REQUEST_STOP = """
 WITH requested AS (
     INSERT INTO queue_job_stop_request (job_id, date_started, requested_by, date_requested)
@@ -45,6 +44,16 @@ RETURNING job_id, date_started, requested_by
 """
 
 
+# The purge cron: requests that no attempt will take any more (the job
+# ended, or runs again, before its worker saw the request).
+PURGE_STOP_REQUESTS = """
+DELETE FROM queue_job_stop_request request
+WHERE NOT EXISTS (SELECT 1 FROM queue_job job
+                  WHERE job.id = request.job_id AND job.state = 'started'
+                    AND job.date_started = request.date_started)
+"""
+
+
 def request_stop(cr, job_ids: Iterable[int], by: str) -> list:
     """Ask the workers to stop these jobs (in the caller's transaction);
     returns the ids of those that were running."""
@@ -57,3 +66,8 @@ def take_stop_requests(cr, job_ids: Iterable[int]) -> list:
     running jobs, removed (``cr`` autocommits)."""
     cr.execute(TAKE_STOP_REQUESTS, {'job_ids': list(job_ids)})
     return cr.fetchall()
+
+
+def purge_stop_requests(cr) -> int:
+    cr.execute(PURGE_STOP_REQUESTS)
+    return cr.rowcount
