@@ -4,7 +4,7 @@ from . import controllers
 from .service.decorator import job
 from .engine.job_method import related_action
 from .engine.identity import identity_exact
-from .engine.exceptions import FailedJobError, JobError, RetryableJobError
+from .engine.exceptions import FailedJobError, JobError, JobTimeoutError, RetryableJobError
 from .service.server import post_load
 
 

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Optional
 
 from . import defaults
 from .retry import RetryPolicy
+from .watchdog import check_timeout
 
 
 class JobMethod:
@@ -27,7 +28,7 @@ class JobMethod:
         self.channel = channel
         self.priority = priority
         self.retry_policy = RetryPolicy.from_config(max_retries, retry_pattern)
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout, '@job(timeout=)')
         # Odoo's model metaclass treats a method with _api = None as a
         # plain multi-record method (and leaves it unwrapped).
         self._api = None

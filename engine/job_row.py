@@ -10,6 +10,7 @@ in UTC, hence ``now() AT TIME ZONE 'UTC'`` (NOW_UTC).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Iterable, Mapping, Optional
 
 from . import defaults
@@ -49,7 +50,7 @@ COLUMNS = (
     Column('state', "'pending'"),
     Column('retry', '0'),
     Column('max_retries', str(defaults.MAX_RETRIES)),
-    Column('timeout', '0'),
+    Column('timeout'),  # NULL: not given (the method's, else the server's limit); 0: none
     Column('identity_key'),
     Column('parent_id'),
     # a batch's own (its children and done job point to it with parent_id)
@@ -94,8 +95,10 @@ class ClaimedJob:
     channel: str
     retry: int
     max_retries: int
-    timeout: int
+    timeout: Optional[int]  # with_delay(timeout=) or @job(timeout=) when enqueued
     parent_id: Optional[int] = None  # the batch the job belongs to
+    # the attempt's token (store/runs.py ATTEMPT): set by each claim
+    date_started: Optional[datetime.datetime] = None
     # of the job's channel when claimed (0/None: no limit): not a job column
     capacity: Optional[int] = None
 

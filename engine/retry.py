@@ -31,7 +31,7 @@ from psycopg2.extensions import TransactionRollbackError
 
 from . import defaults
 from .defaults import CONFLICT_RETRY_DELAY
-from .exceptions import FailedJobError, RetryableJobError
+from .exceptions import FailedJobError, JobStoppedError, RetryableJobError
 
 __all__ = [
     'RetryPolicy', 'RetryDecision', 'DEFAULT_MAX_RETRIES', 'BASE_DELAY_SECONDS',
@@ -56,13 +56,16 @@ _MAX_DOUBLINGS = 32
 @dataclass(frozen=True)
 class RetryDecision:
     """What a failed attempt leads to: run again after ``delay`` seconds
-    (``retry``: the attempt counts as one retry), or fail for good."""
+    (``retry``: the attempt counts as one retry), or fail for good
+    (``cancel``: end cancelled instead, a stopped job)."""
 
     retry: bool
     delay: float = 0
+    cancel: bool = False
 
 
 FAIL = RetryDecision(retry=False)
+CANCEL = RetryDecision(retry=False, cancel=True)
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,10 @@ class RetryPolicy:
         ``RetryableJobError`` retries after the delay it asks for (even out
         of retries with ``ignore_retry``); a serialization failure or
         deadlock (another transaction won, the job itself is fine) retries
-        after about a second; anything else follows the schedule."""
+        after about a second; a stopped job (JobStoppedError) is cancelled;
+        anything else follows the schedule."""
+        if isinstance(error, JobStoppedError):
+            return CANCEL
         if isinstance(error, FailedJobError):
             return FAIL
         if isinstance(error, RetryableJobError) and error.ignore_retry:

@@ -1,5 +1,6 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
-identity keys rely on, and the delete guards that stand in for foreign keys.
+identity keys rely on, the delete guards that stand in for foreign keys,
+and the table of stop requests.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
 
@@ -78,6 +79,15 @@ STATEMENTS = (
     # Batch progress counts children by state; also finds a batch's jobs.
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
+    # Stop requests for running jobs (engine/store/stops.py): a table of
+    # their own, since the job's row is locked while it runs. No foreign
+    # key: queue_job stays truncatable, and stop() takes no lock on the
+    # job's row; the purge cron removes requests no attempt took.
+    """CREATE TABLE IF NOT EXISTS queue_job_stop_request (
+           job_id integer PRIMARY KEY,
+           date_started timestamp NOT NULL,
+           requested_by text NOT NULL,
+           date_requested timestamp NOT NULL)""",
 )
 
 
@@ -89,6 +99,7 @@ def install(cr) -> None:
 # What install() created outside queue_job's own table (the addon's
 # uninstall hook removes it; the table goes with the model).
 UNINSTALL_STATEMENTS = (
+    "DROP TABLE IF EXISTS queue_job_stop_request",
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
 )

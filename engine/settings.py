@@ -24,6 +24,7 @@ class Settings:
         default_factory=lambda: defaults.CHANNELS, hash=False)
     dead_after: float = defaults.DEAD_AFTER
     timeout: int = defaults.TIMEOUT
+    shutdown_timeout: float = defaults.SHUTDOWN_TIMEOUT
     idle_close: float = defaults.IDLE_CLOSE
     keep_days: int = defaults.KEEP_DAYS
     run_now: bool = defaults.RUN_NOW

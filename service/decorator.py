@@ -62,7 +62,9 @@ def job(func: Optional[Callable] = None, *, channel: Optional[str] = None,
 
     ``max_retries``: failures retried before the job fails (0: never);
     ``retry_pattern``: ``{retry count: seconds}`` backoff steps;
-    ``timeout``: seconds before PostgreSQL cancels the job's statements;
+    ``timeout``: the job's time limit, wall clock, in whole seconds (0: none;
+    default: the server's ``[background_job] timeout``); at the limit its
+    transaction is ended and it fails with JobTimeoutError.
     ``default_channel``: OCA queue_job's name of ``channel``.
     """
     options = dict(channel=_channel(channel, default_channel), priority=priority,

@@ -107,7 +107,7 @@ def method_options(model_class, job):
     policy = job_method.retry_policy
     if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
         policy = RetryPolicy(job.max_retries, policy.pattern)
-    return policy, (job.timeout or job_method.timeout)
+    return policy, job.timeout if job.timeout is not None else job_method.timeout
 
 
 def end_changes(registry, committed, cr):
@@ -265,7 +265,7 @@ def claimed_job(record):
     """The ClaimedJob of a queue.job record (its many2one fields as ids)."""
     record, values = record.sudo(), {}
     for name in (field.name for field in dataclasses.fields(store.ClaimedJob)):
-        if name in record._fields:
+        if name in record._fields and name != 'date_started':  # no attempt token: see ATTEMPT
             value = record[name]
             values[name] = (value.id or None) if isinstance(value, models.BaseModel) else value
     return store.ClaimedJob(**values)

@@ -74,8 +74,15 @@ class JobCursor(sql_db.Cursor):
         try:
             if not self.closed:
                 self.close()
+        except psycopg2.InterfaceError:
+            pass  # the connection was closed already (ended by the watchdog, or lost)
         finally:
             self._own_connection.close()
+
+    def backend_pid(self):
+        """The PostgreSQL backend of this cursor's connection (no round trip):
+        the watchdog ends it at a job's time limit (engine/watchdog.py)."""
+        return self._cnx.get_backend_pid()
 
     def autocommit(self, on):
         # Cursor.__init__ asks for a transaction mode: this cursor's

@@ -70,6 +70,7 @@ PARSERS = {
     'channels': (capacities, 'name:capacity,... with whole capacities >= 0'),
     'dead_after': (positive_seconds, 'seconds > 0'),
     'timeout': (whole, 'whole seconds >= 0 (0: no limit)'),
+    'shutdown_timeout': (seconds, 'seconds >= 0'),
     'idle_close': (seconds, 'seconds >= 0'),
     'keep_days': (whole, 'a whole number of days >= 0'),
     'run_now': (boolean, 'true or false'),

@@ -101,7 +101,8 @@ class TestAdminActions(BackendCase):
             return not _matches(buttons[name], {'state': state, 'is_batch': is_batch,
                                                 'batch_failed': 0})
         expected = {'requeue': states.REQUEUE_FROM, 'run_now': states.RUN_NOW_FROM,
-                    'set_done': states.SET_DONE_FROM, 'cancel': states.CANCEL_FROM}
+                    'set_done': states.SET_DONE_FROM, 'cancel': states.CANCEL_FROM,
+                    'stop': states.STOP_FROM}
         for name, allowed in expected.items():
             self.assertEqual({state for state in ALL_STATES if shown(name, state)}, set(allowed),
                              name)

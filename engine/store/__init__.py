@@ -7,6 +7,7 @@ each statement next to the function that runs it:
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
 - admin.py: the backend's changes and locks;
+- stops.py: stop requests for running jobs;
 - supersede.py: the rule of every statement that sets jobs back to pending.
 
 The job row (its columns, ClaimedJob) is engine/job_row.py. Functions take
@@ -22,12 +23,13 @@ from .batches import (
 )
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
-    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
+    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
 )
 from .runs import (
     ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
-    mark_done, mark_failed, prepare_claim, prepare_run, release, start_now,
+    mark_done, mark_failed, prepare_claim, prepare_run, release, start_now, terminate_backend,
 )
+from .stops import STOP_CHANNEL, purge_stop_requests, request_stop, take_stop_requests
 from .supersede import REQUEUE_ATTEMPTS
 from .workers import (
     heartbeat, local_workers, purge_workers, register_worker, requeue_orphans,
@@ -40,9 +42,10 @@ __all__ = [
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
-    'enqueue', 'purge_finished', 'seconds_to_next_eta',
+    'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
-    'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now',
+    'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
+    'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
     'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
     'unregister_worker',
 ]
