@@ -16,7 +16,7 @@ THREADS = 4
 
 
 class System:
-    name = label = modules = None
+    name = modules = None
     extra_addons = ()
 
     def __init__(self, prefix, env):
@@ -64,7 +64,7 @@ class System:
 
 
 class Ours(System):
-    name, label, modules = 'ours', 'background_job (this addon), 4 threads', 'peers_bench_ours'
+    name, modules = 'ours', 'peers_bench_ours'
 
     def build(self):
         super().build()
@@ -83,7 +83,7 @@ class Ours(System):
 
 
 class Oca(System):
-    name, label, modules = 'oca', 'OCA queue_job 11.0, channel root:4', 'peers_bench_oca'
+    name, modules = 'oca', 'peers_bench_oca'
     extra_addons = (venv.OCA_ADDONS,)
 
     def config_sections(self):
@@ -130,7 +130,7 @@ class RedisSystem(System):
 
 
 class Celery(RedisSystem):
-    name, label = 'celery', 'Celery 5 + Redis, threads pool, concurrency 4'
+    name = 'celery'
 
     def build(self):
         super().build()
@@ -146,7 +146,7 @@ class Celery(RedisSystem):
 
 
 class Rq(RedisSystem):
-    name, label = 'rq', 'RQ + Redis, 4 SimpleWorker processes'
+    name = 'rq'
 
     def build(self):
         super().build()
