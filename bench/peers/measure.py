@@ -36,18 +36,25 @@ SIZES = {
 EFFECT_PAUSE = 0.05
 WARM_UP = 8
 WAIT_LIMIT = 900
+# how often the benchmark looks for done jobs (at most 2% of the shortest run)
+POLL = 0.05
 
 
-def effects(prefix):
-    """(distinct keys, rows) of the effect rows whose key starts with ``prefix``."""
-    from bench.__main__ import query
-    return query("SELECT count(DISTINCT key), count(*) FROM peers_bench_effect "
-                 "WHERE key LIKE %s", (prefix + '%',))[0]
+def effects(system, prefix):
+    """(distinct keys, rows, keys with more than one row) of the effect rows
+    whose key starts with ``prefix``."""
+    return system.watch(
+        "SELECT count(*), coalesce(sum(runs), 0), count(*) FILTER (WHERE runs > 1) "
+        "FROM (SELECT count(*) AS runs FROM peers_bench_effect WHERE key LIKE %s "
+        "      GROUP BY key) AS keys", (prefix + '%',))
 
 
-def wait_for(condition, what, limit=WAIT_LIMIT, interval=0.01):
+def wait_for(condition, what, limit=WAIT_LIMIT, interval=POLL):
     deadline = time.monotonic() + limit
-    while not condition():
+    while True:
+        value = condition()
+        if value:
+            return value
         if time.monotonic() > deadline:
             raise RuntimeError('%s not within %d s' % (what, limit))
         time.sleep(interval)
@@ -72,27 +79,17 @@ def run_jobs(system, method, calls):
 
 def latency(system, samples):
     """(p50, p99) seconds from commit or send to the job's code."""
-    from bench.__main__ import connect, p50_p99
+    from bench.__main__ import p50_p99
     delays = []
-    connection = connect()
-    connection.autocommit = True
-    with connection.cursor() as cr:
-        for sample in range(samples):
-            key = 'latency-%d' % sample
-            system.enqueue('peers_effect', [(key,)])
-            sent = time.time()
-            deadline = time.monotonic() + 60
-            while True:
-                cr.execute('SELECT started FROM peers_bench_effect WHERE key = %s', (key,))
-                row = cr.fetchone()
-                if row:
-                    delays.append(row[0] - sent)
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError('job %s did not start within 60 s' % key)
-                time.sleep(0.001)
-            time.sleep(0.02)
-    connection.close()
+    for sample in range(samples):
+        key = 'latency-%d' % sample
+        system.enqueue('peers_effect', [(key,)])
+        sent = time.time()
+        started = wait_for(lambda: system.watch(
+            'SELECT started FROM peers_bench_effect WHERE key = %s', (key,)),
+            'job %s started' % key, limit=60, interval=0.001)
+        delays.append(started[0] - sent)
+        time.sleep(0.02)
     return p50_p99(delays)
 
 
@@ -100,22 +97,19 @@ def kill_halfway(system, jobs, settle):
     """kill -9 of the workers when half of ``jobs`` effect jobs have run;
     (lost, run twice) once the restarted workers have settled."""
     system.enqueue('peers_effect', [('kill-%d' % n, EFFECT_PAUSE) for n in range(jobs)])
-    wait_for(lambda: effects('kill-')[0] >= jobs // 2, 'half of the effect jobs')
+    wait_for(lambda: effects(system, 'kill-')[0] >= jobs // 2, 'half of the effect jobs')
     system.kill()
     system.start()
     last, quiet_since = None, time.monotonic()
     deadline = time.monotonic() + WAIT_LIMIT
     while time.monotonic() - quiet_since < settle and time.monotonic() < deadline:
-        current = effects('kill-')
+        current = effects(system, 'kill-')
         if current != last:
             last, quiet_since = current, time.monotonic()
         if current[0] == jobs:
             break
         time.sleep(0.2)
-    keys, rows = effects('kill-')
-    from bench.__main__ import query
-    twice = query("SELECT count(*) FROM (SELECT key FROM peers_bench_effect WHERE key LIKE "
-                  "'kill-%%' GROUP BY key HAVING count(*) > 1) AS repeated")[0][0]
+    keys, _, twice = effects(system, 'kill-')
     return jobs - keys, twice
 
 
