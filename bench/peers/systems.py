@@ -1,8 +1,8 @@
 """The four queues of ``make bench-peers``, behind one small interface:
-``build()`` (database), ``start()`` / ``kill()`` / ``stop()`` (workers,
-``workers.pause()`` / ``resume()``), ``enqueue(method, calls)`` (as its
-users enqueue: in one transaction for the Odoo queues, one call each for
-Celery and RQ), ``done_count()`` (jobs finished so far)."""
+``build()`` (database), ``start()``, ``pause()``, ``resume()``, ``kill()``
+(-9) and ``stop()`` (the workers), ``enqueue(method, calls)`` (as its users
+enqueue: in one transaction for the Odoo queues, one call each for Celery
+and RQ), ``done_count()`` (jobs finished so far), ``watch()`` (a query)."""
 import os
 import signal
 
@@ -84,9 +84,8 @@ class Ours(System):
             [[venv.ODOO, '--addons-path=' + odoo_env.addons_path(self.config), 'queue-worker',
               '-c', self.config, '-d', self.db, '--log-level=warn']], self.log, self.registered)
 
-    @staticmethod
-    def registered(pids):
-        return engine_bench.query("SELECT 1 FROM queue_job_worker WHERE pid = %s", (pids[0],))
+    def registered(self, pids):
+        return self.watch("SELECT 1 FROM queue_job_worker WHERE pid = %s", (pids[0],))
 
     def enqueue(self, method, calls):
         with self.client.records() as records:
@@ -135,10 +134,10 @@ class RedisSystem(System):
         super().build()
         from . import tasks
         self.tasks = tasks
-        tasks.counter.delete(tasks.DONE_KEY)
+        tasks.connection.delete(tasks.DONE_KEY)
 
     def done_count(self):
-        return int(self.tasks.counter.get(self.tasks.DONE_KEY) or 0)
+        return int(self.tasks.connection.get(self.tasks.DONE_KEY) or 0)
 
 
 class Celery(RedisSystem):
@@ -163,7 +162,7 @@ class Rq(RedisSystem):
     def build(self):
         super().build()
         import rq
-        self.queue = rq.Queue(self.tasks.RQ_QUEUE, connection=self.tasks.counter)
+        self.queue = rq.Queue(self.tasks.RQ_QUEUE, connection=self.tasks.connection)
         self.queue.empty()
         self.workers = Workers(
             [[venv.PYTHON, '-c', 'from bench.peers import tasks; tasks.work_rq()']] * THREADS,
@@ -171,7 +170,7 @@ class Rq(RedisSystem):
 
     def registered(self, pids):
         import rq
-        return set(pids) <= {worker.pid for worker in rq.Worker.all(connection=self.tasks.counter)}
+        return set(pids) <= {worker.pid for worker in rq.Worker.all(connection=self.tasks.connection)}
 
     def enqueue(self, method, calls):
         for args in calls:

@@ -23,7 +23,7 @@ REDIS_URL = os.environ.get('PEERS_REDIS_URL', 'redis://127.0.0.1:6379/0')
 app = celery.Celery('peers', broker=REDIS_URL)
 app.conf.update(broker_connection_retry_on_startup=True, task_ignore_result=True,
                 worker_hijack_root_logger=False)
-counter = redis.Redis.from_url(REDIS_URL)
+connection = redis.Redis.from_url(REDIS_URL)
 registry = None
 
 
@@ -46,7 +46,7 @@ def run_in_odoo(method, ids, args):
     from odoo import SUPERUSER_ID, api
     with api.Environment.manage(), registry.cursor() as cr:
         getattr(api.Environment(cr, SUPERUSER_ID, {})[MODEL].browse(ids), method)(*args)
-    counter.incr(DONE_KEY)
+    connection.incr(DONE_KEY)
 
 
 celery_task = app.task(name='peers.run_in_odoo')(run_in_odoo)
@@ -57,4 +57,4 @@ def work_rq():
     open a database connection per job) on the benchmark's queue."""
     import rq
     load_registry()
-    rq.SimpleWorker([rq.Queue(RQ_QUEUE, connection=counter)], connection=counter).work()
+    rq.SimpleWorker([rq.Queue(RQ_QUEUE, connection=connection)], connection=connection).work()
