@@ -57,4 +57,6 @@ def work_rq():
     open a database connection per job) on the benchmark's queue."""
     import rq
     load_registry()
-    rq.SimpleWorker([rq.Queue(RQ_QUEUE, connection=connection)], connection=connection).work()
+    # warnings only, as the other systems log: RQ logs every job at INFO
+    rq.SimpleWorker([rq.Queue(RQ_QUEUE, connection=connection)], connection=connection).work(
+        logging_level='WARNING')
