@@ -29,6 +29,7 @@ class System:
         return {}
 
     def build(self):
+        open(self.log, 'w').close()  # this run's workers only (restarts append)
         self.config = odoo_env.write_config(self.name, self.db, self.extra_addons,
                                             self.config_sections())
         odoo_env.build_database(self.config, self.db, self.modules)
