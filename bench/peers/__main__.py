@@ -21,7 +21,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -102,7 +101,8 @@ def run_system(name, prefix, mode, redis_url):
     process.wait()
     timer.cancel()
     if result is None:
-        return {'error': 'stopped without a result (exit %s): %s' % (process.returncode, last[:300])}
+        return {'error': 'stopped without a result (exit %s): %s'
+                % (process.returncode, last[:300])}
     return result
 
 
@@ -110,7 +110,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--smoke', action='store_true',
                         help='a few jobs of each kind: does it all still run?')
-    parser.add_argument('--db', default=BENCH_DB, help='prefix of the databases (default: %(default)s)')
+    parser.add_argument('--db', default=BENCH_DB,
+                        help='prefix of the databases (default: %(default)s)')
     parser.add_argument('--systems', default=','.join(SYSTEMS),
                         help='comma-separated, among %s' % ', '.join(SYSTEMS))
     options = parser.parse_args()
@@ -153,7 +154,8 @@ def print_table(names, results, sizes, load):
     for name in names:
         result = results[name]
         if 'error' in result:
-            print('| %s | not measured: %s | | | | |' % (LABELS[name], result['error'].replace('|', '/')))
+            print('| %s | not measured: %s | | | | |'
+                  % (LABELS[name], result['error'].replace('|', '/')))
             continue
         print('| %s | %s | %s | %s | %s | %d / %d |' % (
             LABELS[name], rate(result, ours, 'enqueue'), rate(result, ours, 'execute'),

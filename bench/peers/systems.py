@@ -171,7 +171,8 @@ class Rq(RedisSystem):
 
     def registered(self, pids):
         import rq
-        return set(pids) <= {worker.pid for worker in rq.Worker.all(connection=self.tasks.connection)}
+        workers = rq.Worker.all(connection=self.tasks.connection)
+        return set(pids) <= {worker.pid for worker in workers}
 
     def enqueue(self, method, calls):
         for args in calls:

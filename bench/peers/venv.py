@@ -81,11 +81,13 @@ def install_odoo():
         subprocess.run([sys.executable, '-m', 'venv', VENV], check=True)
     pip('install', '-r', 'requirements.txt')
     pip('install', '--no-deps', '-r', 'requirements-nodeps.txt')
-    site = subprocess.run([PYTHON, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [PYTHON, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        check=True, capture_output=True, text=True).stdout.strip()
     # the shim, loaded at interpreter start as the product's .pth does
     with open(os.path.join(site, 'odoo11_py311.pth'), 'w') as handle:
-        handle.write('%s\nimport odoo11_py311; odoo11_py311.install()\n' % os.path.join(ROOT, 'shim'))
+        handle.write('%s\nimport odoo11_py311; odoo11_py311.install()\n'
+                     % os.path.join(ROOT, 'shim'))
     # Odoo's launcher, as make setup writes it for the product
     with open(ODOO, 'w') as handle:
         handle.write('#!%s\nimport odoo\nodoo.cli.main()\n' % PYTHON)
