@@ -2,7 +2,9 @@ from . import models
 from . import cli
 from . import controllers
 from .service.decorator import job
-from .engine.exceptions import FailedJobError, RetryableJobError
+from .engine.job_method import related_action
+from .engine.identity import identity_exact
+from .engine.exceptions import FailedJobError, JobError, RetryableJobError
 from .service.server import post_load
 
 

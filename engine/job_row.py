@@ -64,6 +64,7 @@ COLUMNS = (
     Column('exec_time'),
     Column('exc_type'),
     Column('exc_message'),
+    Column('exc_info'),  # a failed job's traceback (jobs migrated from OCA)
     Column('result'),
 )
 _DEFAULTS = {column.name: column.default for column in COLUMNS}

@@ -147,25 +147,6 @@ class QueueJob(models.Model):
             return self.env[model_name].browse(ids)
         return _MissingModel(model_name, ids)
 
-    def action_open_records(self):
-        """The records the job runs on, in their own form or list."""
-        self.ensure_one()
-        ids = _json_list(self.record_ids)
-        if self.model_name not in self.env:
-            raise UserError(_('Model %s does not exist (is its module installed?).')
-                            % self.model_name)
-        action = {
-            'type': 'ir.actions.act_window',
-            'name': _('Records of job %s') % (self.name or self.id),
-            'res_model': self.model_name,
-            'domain': [('id', 'in', ids)],
-            'view_mode': 'tree,form',
-            'views': [(False, 'tree'), (False, 'form')],
-        }
-        if len(ids) == 1:
-            action.update(res_id=ids[0], view_mode='form', views=[(False, 'form')])
-        return action
-
     # -- admin actions -----------------------------------------------------------
     def requeue(self):
         """Failed, cancelled or done jobs run again (with full retries)."""

@@ -5,7 +5,7 @@ import uuid
 
 from odoo import fields
 
-from ..engine import serialization, states, store
+from ..engine import identity, serialization, states, store
 from ..engine.job_method import find_job_method
 from . import executor
 from .options import settings
@@ -86,7 +86,8 @@ def job_values(records, job_method, args, kwargs, options):
         'state': states.PENDING,
         'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
         'timeout': options.get('timeout') or job_method.timeout or 0,
-        'identity_key': options.get('identity_key'),
+        'identity_key': identity.resolve(options.get('identity_key'), lambda: identity.JobCall(
+            records._name, job_method.__name__, records, tuple(args), dict(kwargs))),
         'parent_id': None,
     }
 
