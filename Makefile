@@ -7,7 +7,7 @@ TEST_DB ?= background_job_test
 export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
-.PHONY: setup test test-faults run worker bench bench-ui pot clean
+.PHONY: setup test test-faults run worker bench bench-ui bench-peers pot clean
 
 setup:
 	bash scripts/setup.sh
@@ -39,6 +39,13 @@ bench:
 bench-ui:
 	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
 	    $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
+
+# This addon beside OCA queue_job, Celery and RQ (bench/peers/; their own
+# virtualenv, bench/.venv-peers, made on first run). BENCH_DB=PREFIX: the
+# databases' prefix; SYSTEMS=ours,oca,celery,rq: some of them only.
+bench-peers:
+	$(BIN)/python -m bench.peers $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB)) \
+	    $(if $(SYSTEMS),--systems $(SYSTEMS))
 
 # i18n/background_job.pot from the test database, with Odoo's exporter
 # (scripts/export_pot.py); then update i18n/zh_CN.po (tests/test_i18n.py).
