@@ -41,6 +41,7 @@ import psycopg2
 
 from . import batch, defaults, serialization, store
 from .exceptions import JobLostError
+from .outage import connection_lost
 from .retry import RetryPolicy
 
 _logger = logging.getLogger(__name__)
@@ -92,19 +93,58 @@ class WorkerApplication(Application, Protocol):
         """Close the job thread's cursor and its connection."""
 
 
+class Interrupted(Exception):
+    """An attempt whose failure its own transaction did not record. Raised
+    by perform() when the connection was lost before that failure could be
+    recorded on the worker's connection either: its job stays started, not
+    locked (its transaction died with its session). The worker records it
+    with record_interrupted() once it has reconnected."""
+
+    def __init__(self, job: store.ClaimedJob, error: BaseException, policy: RetryPolicy,
+                 started: float):
+        super().__init__('job %s interrupted: %s' % (job.id, error))
+        self.job, self.error, self.policy = job, error, policy
+        self.ran = time.monotonic() - started  # the attempt's own time
+
+
 # -- a worker's attempt --------------------------------------------------------
 def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id: int,
             default_timeout: int) -> None:
     """Run one claimed job to its outcome, report it, end the batches it
     ended (``connection``: the job thread's autocommit connection).
-    Failures are recorded, never raised."""
+    Failures are recorded, never raised; Interrupted when the connections
+    are lost before the outcome is."""
     started = time.monotonic()
     policy, timeout = job_options(app, job, default_timeout)
     try:
         with app.scope():
             failed = _run_locked(app, job, worker_id, timeout, policy, started)
     except Exception as error:  # rolled back, not recorded: record it now
-        failed = _record_on_connection(app, connection, job, worker_id, error, policy, started)
+        record_interrupted(app, connection, Interrupted(job, error, policy, started), worker_id)
+        return
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def record_interrupted(app: WorkerApplication, connection, interrupted: Interrupted,
+                       worker_id: int) -> None:
+    """Record an attempt whose outcome its own transaction could not
+    record, on ``connection`` (the job thread's, or a new one after an
+    outage): failed as its policy decides (a lost connection is retried
+    after about a second), unless its done update had committed after all;
+    then report it and end its batches. Interrupted if ``connection`` is
+    lost too."""
+    job = interrupted.job
+    try:
+        failed = _record_on_connection(app, connection, job, worker_id, interrupted.error,
+                                       interrupted.policy, time.monotonic() - interrupted.ran)
+    except Exception as error:
+        if connection_lost(error):
+            raise interrupted from error
+        raise
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def _report_and_end_batches(app, connection, job, failed) -> None:
     if failed:
         report_failed(app, [job.id])
     ended = batch.batches_ended_by(job)
@@ -143,8 +183,9 @@ def _run_locked(app, job, worker_id, timeout, policy, started) -> bool:
                         job.uuid, job.model_name, job.method_name, error)
         return False
     except Exception as error:
-        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy,
-                                            started) if locked else None
+        # on a lost connection, nothing can be recorded in the job's transaction
+        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy, started) \
+            if locked and not connection_lost(error) else None
         if failed is None:
             _abort(app, cr, error)
         app.changes_rolled_back()

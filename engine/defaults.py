@@ -52,7 +52,8 @@ POLL_INTERVAL = 2.0
 BACKOFF_RESET = 60
 # A job's result is stored as text up to this many characters.
 RESULT_MAX_CHARS = 10000
-# Retry delay after a serialization failure or deadlock (seconds, counted).
+# Retry delay after a serialization failure, a deadlock or a lost database
+# connection (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
 
 # -- a job's defaults -----------------------------------------------------------

@@ -32,6 +32,7 @@ import psycopg2.extensions
 
 from . import attempt, defaults, store
 from .attempt import transaction
+from .outage import Outages, connection_lost
 from .settings import Settings
 
 _logger = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ class DatabaseRunner:
         # thread polls for work (_poll_for_idle_threads)
         self._connected = 0
         self._connected_lock = threading.Lock()
+        # lost connections, logged once per outage; attempts they interrupted
+        # before their outcome was recorded (recorded once reconnected)
+        self.outages = Outages(dbname)
+        self.interrupted: list = []
+        self._local = threading.local()
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -136,15 +142,40 @@ class DatabaseRunner:
             try:
                 loop()
                 return
-            except psycopg2.OperationalError:
-                _logger.warning('job worker lost its database connection to %s; '
-                                'retrying in %ss', self.dbname, backoff, exc_info=True)
-            except Exception:
-                _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            except attempt.Interrupted as interrupted:
+                self.interrupted.append(interrupted)  # see _open
+                self.outages.lost(getattr(self._local, 'outage', None),
+                                  interrupted.__cause__ or interrupted.error, backoff)
+            except Exception as error:
+                if connection_lost(error):
+                    self.outages.lost(getattr(self._local, 'outage', None), error, backoff)
+                else:
+                    _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
             if time.monotonic() - started >= self.settings.backoff_reset:
                 backoff = 1
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
+
+    def _open(self):
+        """The connection of the calling thread's loop (job or control
+        thread). Once it works, the attempts that an outage interrupted are
+        recorded on it (failed, retried soon), whichever thread ran them."""
+        connection = self.connect()
+        connection.autocommit = True
+        self._local.outage = self.outages.opened()
+        try:
+            while self.interrupted:
+                interrupted = self.interrupted.pop()
+                try:
+                    attempt.record_interrupted(self.executor, connection, interrupted,
+                                               self.worker_id)
+                except attempt.Interrupted:
+                    self.interrupted.append(interrupted)
+                    raise
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     @contextlib.contextmanager
     def _connection(self):
@@ -199,8 +230,7 @@ class DatabaseRunner:
     def _job_connection(self):
         # autocommit, so that a claim costs two round trips (store.claim);
         # everything else on it runs in explicit transactions (transaction())
-        connection = self.connect()
-        connection.autocommit = True
+        connection = self._open()
         with connection.cursor() as cr:
             store.prepare_claim(cr)
         with self._connected_lock:
@@ -231,8 +261,7 @@ class DatabaseRunner:
 
     # -- control thread ---------------------------------------------------
     def _control_loop(self) -> None:
-        connection = self.connect()
-        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        connection = self._open()
         try:
             with connection.cursor() as cr:
                 cr.execute("LISTEN %s" % store.NOTIFY_CHANNEL)

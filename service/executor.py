@@ -15,6 +15,7 @@ from odoo.exceptions import except_orm
 
 from ..engine import attempt, serialization, store
 from ..engine.job_method import find_job_method
+from ..engine.outage import connection_lost
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company
@@ -219,8 +220,9 @@ class OdooExecutor:
         if cr is not None:
             try:
                 cr.close_connection()
-            except psycopg2.Error:
-                _logger.warning('could not close a job cursor cleanly', exc_info=True)
+            except psycopg2.Error as error:
+                if not connection_lost(error):  # else its outage is logged (engine/outage.py)
+                    _logger.warning('could not close a job cursor cleanly', exc_info=True)
 
 
 class CallerTransaction:
