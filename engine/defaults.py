@@ -3,8 +3,8 @@
 Two kinds:
 - options of the ``[background_job]`` section (odoo.conf), parsed into
   ``engine.settings.Settings`` by ``service/options.py``: THREADS,
-  DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, TIMEOUT, IDLE_CLOSE,
-  KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
+  DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, NETWORK_TIMEOUT, TIMEOUT,
+  IDLE_CLOSE, KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
   BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, and a job's
@@ -27,6 +27,14 @@ CHANNELS = {'root': 0}
 # started jobs are requeued; with HEARTBEAT_INTERVAL and REAP_INTERVAL it
 # bounds how long a crashed job waits before it runs again (< 60 s).
 DEAD_AFTER = 30
+# Seconds after which a connection of the engine or of a job whose other end
+# went silent (a machine lost, a network cut: no FIN, no RST) is dropped, on
+# both ends: TCP keepalives while it is idle, tcp_user_timeout while data is
+# unacknowledged. PostgreSQL then ends the lost worker's sessions, rolling
+# back its jobs and releasing their row locks, so that the reaper can requeue
+# them once DEAD_AFTER has passed: keep it below DEAD_AFTER. 0: the
+# operating system's defaults (hours).
+NETWORK_TIMEOUT = 20
 # Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
 TIMEOUT = 3600
 # Seconds a job thread stays connected without work; then it closes its

@@ -26,8 +26,6 @@ _logger = logging.getLogger(__name__)
 # How often a worker checks whether another process changed the registry
 # (module install/upgrade), in seconds.
 REGISTRY_CHECK_INTERVAL = 5
-TCP_KEEPALIVES = ('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; '
-                  'SET tcp_keepalives_count = 3')
 
 
 def resolve(env, model_name, method_name):
@@ -204,9 +202,6 @@ class OdooExecutor:
             if cr is not None:  # closed by job code: its connection is still open
                 cr.close_connection()
             cr = self._local.cursor = JobCursor(registry.db_name)
-            # A job's row lock is its proof of life: if this machine is lost,
-            # PostgreSQL must notice and release it within ~25 s (TCP only).
-            cr.execute(TCP_KEEPALIVES)
             store.prepare_run(cr)
             cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there

@@ -28,6 +28,7 @@ from odoo import sql_db
 
 from ..engine.exceptions import JobLostError
 from ..engine.outage import connection_lost
+from .options import settings
 
 BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ;\n'
 SAVEPOINT = 'background_job_attempt'
@@ -45,9 +46,13 @@ class _OwnConnection:
 
     def borrow(self, connection_info):
         if self.connection is None or self.connection.closed:
+            # A job's row lock is its proof of life: if this machine is lost,
+            # PostgreSQL must end the session, and release the lock, within
+            # network_timeout (Settings.connection_parameters).
             self.connection = psycopg2.connect(
                 connection_factory=sql_db.PsycoConnection,
-                **dict(connection_info, application_name='background_job'))
+                **dict(connection_info, application_name='background_job',
+                       **settings().connection_parameters()))
         return self.connection
 
     def give_back(self, connection, keep_in_pool=True):
