@@ -46,10 +46,11 @@ class Settings:
 
     def connection_parameters(self, server_options: str = '') -> dict:
         """libpq keyword parameters of the engine's and the jobs'
-        connections: how both ends detect a silent peer within
-        ``network_timeout`` seconds (TCP keepalives: a first probe after
-        half of it, then 3 more; tcp_user_timeout for data in flight).
-        ``server_options``: more ``-c name=value`` settings of the session."""
+        connections: how both ends drop a silent peer within
+        ``network_timeout`` seconds (TCP keepalives: probes once the
+        connection was idle half of it; tcp_user_timeout: the bound, also
+        for data sent and never acknowledged). ``server_options``: more
+        ``-c name=value`` settings of the session."""
         timeout = self.network_timeout
         if not timeout:
             return {'options': server_options} if server_options else {}

@@ -164,14 +164,9 @@ class DatabaseRunner:
         connection.autocommit = True
         self._local.outage = self.outages.opened()
         try:
-            while self.interrupted:
-                interrupted = self.interrupted.pop()
-                try:
-                    attempt.record_interrupted(self.executor, connection, interrupted,
-                                               self.worker_id)
-                except attempt.Interrupted:
-                    self.interrupted.append(interrupted)
-                    raise
+            while self.interrupted:  # lost again: Interrupted, back in the list (_guarded)
+                attempt.record_interrupted(self.executor, connection, self.interrupted.pop(),
+                                           self.worker_id)
         except BaseException:
             connection.close()
             raise
