@@ -25,10 +25,6 @@ class TestConnectionsCut(ServerCase):
             'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
             'WHERE datname = %s AND pid <> pg_backend_pid()', (self.db.name,)))
 
-    def engine_sessions(self):
-        return self.db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                             "AND application_name = 'background_job'", (self.db.name,))[0][0]
-
     def test_connections_cut_three_times_during_1000_jobs_each_done_exactly_once(self):
         self.enqueue('faults_log_then_sleep', JOBS, 0.05, prefix='faults-cut')
         config = server_config('connections-cut', threads=4)

@@ -55,6 +55,9 @@ class TestKillNine(ServerCase):
                 time.sleep(rng.uniform(0, 1))
                 server.kill()
                 killed_at = time.monotonic()
+                # a commit it sent just before may still land: read once its sessions are gone
+                wait_for(lambda: not self.engine_sessions(), 30, interval=0.05,
+                         message="the killed server's sessions ended")
                 interrupted.append(self.started_jobs())
                 done_at_kill.append(self.states().get('done', 0))
             server.start()

@@ -60,6 +60,13 @@ class ServerCase(unittest.TestCase):
     def states(self):
         return dict(self.db.query('SELECT state, count(*) FROM queue_job GROUP BY state'))
 
+    def engine_sessions(self):
+        """Sessions of the engine and of jobs (every process) on the
+        database, but the one asking."""
+        return self.db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                             "AND application_name = 'background_job' "
+                             "AND pid <> pg_backend_pid()", (self.db.name,))[0][0]
+
 
 class TestCrashRecovery(ServerCase):
 
