@@ -47,6 +47,7 @@ import psycopg2
 
 from . import batch, defaults, serialization, store
 from .exceptions import JobInterrupted, JobLostError
+from .outage import connection_lost
 from .retry import RetryPolicy
 from .watchdog import SHUTDOWN, Watchdog
 
@@ -99,6 +100,20 @@ class WorkerApplication(Application, Protocol):
         """Close the job thread's cursor and its connection."""
 
 
+class Interrupted(Exception):
+    """An attempt whose failure its own transaction did not record. Raised
+    by perform() when the connection was lost before that failure could be
+    recorded on the worker's connection either: its job stays started, not
+    locked (its transaction died with its session). The worker records it
+    with record_interrupted() once it has reconnected."""
+
+    def __init__(self, job: store.ClaimedJob, error: BaseException, policy: RetryPolicy,
+                 started: float):
+        super().__init__('job %s interrupted: %s' % (job.id, error))
+        self.job, self.error, self.policy = job, error, policy
+        self.ran = time.monotonic() - started  # the attempt's own time
+
+
 # -- a worker's attempt --------------------------------------------------------
 def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id: int,
             default_timeout: int, watchdog: Watchdog) -> bool:
@@ -106,8 +121,9 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
     ended (``connection``: the job thread's autocommit connection), under
     ``watchdog``'s eye: an attempt it takes over (time limit, Stop,
     shutdown) is ended and recorded by the control thread instead
-    (:func:`end_taken_over`). Failures are recorded, never raised. True if
-    the calling thread was abandoned meanwhile: it must stop working."""
+    (:func:`end_taken_over`). Failures are recorded, never raised;
+    Interrupted when the connections are lost before the outcome is. True
+    if the calling thread was abandoned meanwhile: it must stop working."""
     started = time.monotonic()
     policy, timeout = job_options(app, job, default_timeout)
     running = watchdog.begin(job, timeout, policy, started)
@@ -130,7 +146,31 @@ def _perform_watched(app, connection, job, worker_id, running) -> None:
         if not running.own_outcome():
             _ended_by_watchdog(app)
             return
-        failed = _record_on_connection(app, connection, job, worker_id, error, policy, started)
+        record_interrupted(app, connection, Interrupted(job, error, policy, started), worker_id)
+        return
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def record_interrupted(app: WorkerApplication, connection, interrupted: Interrupted,
+                       worker_id: int) -> None:
+    """Record an attempt whose outcome its own transaction could not
+    record, on ``connection`` (the job thread's, or a new one after an
+    outage): failed as its policy decides (a lost connection is retried
+    after about a second), unless its done update had committed after all;
+    then report it and end its batches. Interrupted if ``connection`` is
+    lost too."""
+    job = interrupted.job
+    try:
+        failed = _record_on_connection(app, connection, job, worker_id, interrupted.error,
+                                       interrupted.policy, time.monotonic() - interrupted.ran)
+    except Exception as error:
+        if connection_lost(error):
+            raise interrupted from error
+        raise
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def _report_and_end_batches(app, connection, job, failed) -> None:
     if failed:
         report_failed(app, [job.id])
     ended = batch.batches_ended_by(job)
@@ -181,8 +221,9 @@ def _run_locked(app, job, worker_id, timeout, policy, started, running) -> bool:
     except Exception as error:
         if not running.own_outcome():
             raise JobInterrupted() from error
-        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy,
-                                            started) if locked else None
+        # on a lost connection, nothing can be recorded in the job's transaction
+        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy, started) \
+            if locked and not connection_lost(error) else None
         if failed is None:
             _abort(app, cr, error)
         app.changes_rolled_back()
@@ -209,12 +250,9 @@ def end_taken_over(app: Application, connection, running, worker_id: int) -> Non
         return
     _logger.warning('job %s (%s.%s) %s: its transaction was ended',
                     job.uuid, job.model_name, job.method_name, running.error)
-    if _record_on_connection(app, connection, job, worker_id, running.error,
-                             running.policy, running.started):
-        report_failed(app, [job.id])
-    ended = batch.batches_ended_by(job)
-    if ended:
-        finish_batches(connection, ended)
+    failed = _record_on_connection(app, connection, job, worker_id, running.error,
+                                   running.policy, running.started)
+    _report_and_end_batches(app, connection, job, failed)
 
 
 def _record_in_job_transaction(app, cr, job, worker_id, error, policy, started):

@@ -5,7 +5,10 @@ built here (insert_values, insert_select), and the claim's RETURNING list
 from ClaimedJob's fields (select_list): a column is added in one place.
 
 Datetimes are stored as Odoo stores them: ``timestamp without time zone``
-in UTC, hence ``now() AT TIME ZONE 'UTC'`` (NOW_UTC).
+in UTC, hence ``now() AT TIME ZONE 'UTC'`` (NOW_UTC). A job's end
+(date_done, done or failed, by a worker, an admin, the reaper or a batch)
+is CLOCK_UTC: now() is the time its transaction *began*, and a job's own
+transaction begins when the job starts.
 """
 from __future__ import annotations
 
@@ -16,6 +19,9 @@ from typing import Iterable, Mapping, Optional
 from . import defaults
 
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
+# The time the statement runs (clock_timestamp()), for the moments a job
+# starts and ends.
+CLOCK_UTC = "(clock_timestamp() AT TIME ZONE 'UTC')"
 # A uuid made by PostgreSQL, for rows inserted many per statement; it works
 # on every PostgreSQL that Odoo 11 runs on (gen_random_uuid() needs 13).
 NEW_UUID = 'md5(random()::text || clock_timestamp()::text)::uuid::text'

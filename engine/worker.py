@@ -8,19 +8,19 @@ A :class:`DatabaseRunner` owns, for one database:
   for claims, failure records and batch endings, plus the executor's cursor
   its jobs run in; both are closed after ``idle_close`` seconds without work;
 - one control thread: LISTEN for new jobs (wakes the job threads) and for
-  stop requests, heartbeat of the worker row, the reaper (requeue or fail
-  the jobs of dead workers, then report and end batches as an attempt
-  does), a poll for work while job threads are disconnected, and the
-  watchdog's rounds (engine/watchdog.py): attempts past their time limit or
-  stopped are ended (their connection terminated, their outcome recorded),
-  and a job thread stuck in an ended attempt is replaced.
+  stop requests, heartbeat, the reaper (requeue or fail the jobs of dead
+  workers, then report and end batches as an attempt does), a poll for work
+  while job threads are disconnected, and the watchdog's rounds
+  (engine/watchdog.py: attempts past their time limit or stopped are ended,
+  a job thread stuck in an ended attempt is replaced).
 
 ``stop()`` (SIGTERM, SIGINT) stops the claims at once, lets running jobs
 finish for ``shutdown_timeout`` seconds, then ends the others and requeues
 them without counting a retry.
 
 Running a job in Odoo is the executor's business (service/executor.py);
-this module knows PostgreSQL and threads, not the ORM.
+this module knows PostgreSQL and threads, not the ORM. Lost connections
+are logged once per outage (engine/outage.py).
 """
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ import psycopg2.extensions
 
 from . import attempt, defaults, store, watchdog
 from .attempt import transaction
+from .outage import Outages, connection_lost
 from .settings import Settings
+from .wakeup import Wakeup
 from .watchdog import Watchdog
 
 _logger = logging.getLogger(__name__)
@@ -52,29 +54,6 @@ class Executor(attempt.WorkerApplication, Protocol):
     def prepare(self) -> None:
         """Called before each claim: load what running a job needs, so that
         nothing between the claim and the job's row lock can wait."""
-
-
-class Wakeup:
-    """Lets idle job threads sleep until new work may be there. A generation
-    counter instead of a bare event: a notification that arrives between a
-    thread's empty claim and its wait is not lost."""
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._generation = 0
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def notify(self) -> None:
-        with self._condition:
-            self._generation += 1
-            self._condition.notify_all()
-
-    def wait(self, seen: int, timeout: Optional[float]) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: self._generation != seen, timeout)
 
 
 class DatabaseRunner:
@@ -108,6 +87,11 @@ class DatabaseRunner:
             lambda runner: watchdog.log_too_many_abandoned(runner.dbname, runner.watchdog))
         self._stop_deadline: Optional[float] = None
         self._next_stop_poll = 0.0
+        # lost connections, logged once per outage; attempts they interrupted
+        # before their outcome was recorded (recorded once reconnected)
+        self.outages = Outages(dbname)
+        self.interrupted: list = []
+        self._local = threading.local()
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -177,15 +161,35 @@ class DatabaseRunner:
             try:
                 loop()
                 return
-            except psycopg2.OperationalError:
-                _logger.warning('job worker lost its database connection to %s; '
-                                'retrying in %ss', self.dbname, backoff, exc_info=True)
-            except Exception:
-                _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            except attempt.Interrupted as interrupted:
+                self.interrupted.append(interrupted)  # see _open
+                self.outages.lost(getattr(self._local, 'outage', None),
+                                  interrupted.__cause__ or interrupted.error, backoff)
+            except Exception as error:
+                if connection_lost(error):
+                    self.outages.lost(getattr(self._local, 'outage', None), error, backoff)
+                else:
+                    _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
             if time.monotonic() - started >= self.settings.backoff_reset:
                 backoff = 1
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
+
+    def _open(self):
+        """The connection of the calling thread's loop (job or control
+        thread). Once it works, the attempts that an outage interrupted are
+        recorded on it (failed, retried soon), whichever thread ran them."""
+        connection = self.connect()
+        connection.autocommit = True
+        self._local.outage = self.outages.opened()
+        try:
+            while self.interrupted:  # lost again: Interrupted, back in the list (_guarded)
+                attempt.record_interrupted(self.executor, connection, self.interrupted.pop(),
+                                           self.worker_id)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     @contextlib.contextmanager
     def _connection(self):
@@ -241,8 +245,7 @@ class DatabaseRunner:
     def _job_connection(self):
         # autocommit, so that a claim costs two round trips (store.claim);
         # everything else on it runs in explicit transactions (transaction())
-        connection = self.connect()
-        connection.autocommit = True
+        connection = self._open()
         with connection.cursor() as cr:
             store.prepare_claim(cr)
         with self._connected_lock:
@@ -273,8 +276,7 @@ class DatabaseRunner:
 
     # -- control thread ---------------------------------------------------
     def _control_loop(self) -> None:
-        connection = self.connect()
-        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        connection = self._open()
         try:
             with connection.cursor() as cr:
                 cr.execute("LISTEN %s" % store.NOTIFY_CHANNEL)
@@ -348,10 +350,9 @@ class DatabaseRunner:
             self.too_many_abandoned(self)
 
     def _poll_for_idle_threads(self, cr) -> None:
-        """While job threads have closed their connections, look for work
-        they would not hear of (an eta passed, a slot freed on another
-        server, more than the connected threads take) on this connection,
-        and wake them when there is some."""
+        """While job threads are disconnected, look for work they would not
+        hear of (an eta passed, a slot freed on another server, more than the
+        connected threads take) and wake them when there is some."""
         if self._connected < self.settings.threads:
             next_eta = store.seconds_to_next_eta(cr)
             if next_eta is not None and next_eta <= 0:
@@ -380,9 +381,8 @@ class DatabaseRunner:
                 self.finish_batches_of_jobs(cr, failed)
 
     def finish_batches_of_jobs(self, cr, job_ids) -> None:
-        """Jobs failed for good by the reaper (``cr`` autocommits: that is
-        committed) may have been the last of their batches. Finishing takes a
-        transaction of its own, on a connection of its own."""
+        """Jobs the reaper failed for good (committed: ``cr`` autocommits) may
+        have ended their batches: end them, on a connection of their own."""
         batch_ids = store.batches_of_jobs(cr, job_ids)
         if batch_ids:
             with self._connection() as connection:
@@ -395,6 +395,6 @@ def process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True

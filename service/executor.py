@@ -15,6 +15,7 @@ from odoo.exceptions import except_orm
 
 from ..engine import attempt, serialization, store
 from ..engine.job_method import find_job_method
+from ..engine.outage import connection_lost
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company
@@ -25,8 +26,6 @@ _logger = logging.getLogger(__name__)
 # How often a worker checks whether another process changed the registry
 # (module install/upgrade), in seconds.
 REGISTRY_CHECK_INTERVAL = 5
-TCP_KEEPALIVES = ('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; '
-                  'SET tcp_keepalives_count = 3')
 
 
 def resolve(env, model_name, method_name):
@@ -203,9 +202,6 @@ class OdooExecutor:
             if cr is not None:  # closed by job code: its connection is still open
                 cr.close_connection()
             cr = self._local.cursor = JobCursor(registry.db_name)
-            # A job's row lock is its proof of life: if this machine is lost,
-            # PostgreSQL must notice and release it within ~25 s (TCP only).
-            cr.execute(TCP_KEEPALIVES)
             store.prepare_run(cr)
             cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there
@@ -219,8 +215,9 @@ class OdooExecutor:
         if cr is not None:
             try:
                 cr.close_connection()
-            except psycopg2.Error:
-                _logger.warning('could not close a job cursor cleanly', exc_info=True)
+            except psycopg2.Error as error:
+                if not connection_lost(error):  # else its outage is logged (engine/outage.py)
+                    _logger.warning('could not close a job cursor cleanly', exc_info=True)
 
 
 class CallerTransaction:

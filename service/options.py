@@ -69,6 +69,7 @@ PARSERS = {
     'database_refresh': (positive_seconds, 'seconds > 0'),
     'channels': (capacities, 'name:capacity,... with whole capacities >= 0'),
     'dead_after': (positive_seconds, 'seconds > 0'),
+    'network_timeout': (whole, 'whole seconds >= 0 (0: the system\'s TCP defaults)'),
     'timeout': (whole, 'whole seconds >= 0 (0: no limit)'),
     'shutdown_timeout': (seconds, 'seconds >= 0'),
     'idle_close': (seconds, 'seconds >= 0'),

@@ -38,11 +38,12 @@ def connect(dbname):
     Its commits do not wait for the disk (synchronous_commit off): losing
     the last ones in a PostgreSQL crash only makes a job run again. A job's
     own transaction stays synchronous, and flushing it to disk flushes every
-    earlier claim as well.
+    earlier claim as well. Both ends drop it when the other goes silent
+    (network_timeout), as the jobs' connections (service/job_cursor.py).
     """
     _, params = odoo.sql_db.connection_info_for(dbname)
-    return psycopg2.connect(application_name='background_job',
-                            options='-c synchronous_commit=off', **params)
+    return psycopg2.connect(application_name='background_job', **params,
+                            **settings().connection_parameters('-c synchronous_commit=off'))
 
 
 def addon_installed(dbname):

@@ -8,7 +8,7 @@ from typing import Optional
 import psycopg2.errors
 
 from .. import defaults, job_row, serialization
-from ..job_row import NOW_UTC, ClaimedJob
+from ..job_row import CLOCK_UTC, NOW_UTC, ClaimedJob
 from . import channels, supersede
 from .jobs import NOTIFY_CHANNEL
 
@@ -138,12 +138,14 @@ FOR NO KEY UPDATE
 """
 
 # The done state. MARK_DONE, unguarded, is the raw reference of `make bench`
-# (bench/__main__.py); the worker's guarded form is FINISH_RUN.
+# (bench/__main__.py); the worker's guarded form is FINISH_RUN. date_done is
+# the clock, not now(): the job's transaction began when the job started.
+# exec_time is that transaction's length, the job's run.
 DONE_SET = """
-SET state = 'done', date_done = {now}, result = %(result)s,
+SET state = 'done', date_done = {end}, result = %(result)s,
     exec_time = extract(epoch FROM clock_timestamp() - now()),
     exc_type = NULL, exc_message = NULL, exc_info = NULL
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 MARK_DONE = 'UPDATE queue_job' + DONE_SET + 'WHERE id = %(id)s'
 
 # The last statement of a job's own transaction, sent with its COMMIT in one
@@ -210,20 +212,21 @@ def mark_done(cr, job_id: int, result: Optional[str]) -> None:
 # -- jobs run in the caller's transaction (engine/attempt.py perform_now) --------
 # The job takes its row as a claim and a lock would: started, by the given
 # worker id (no worker row has it), so that MARK_FAILED, guarded by state
-# and worker, records its failure as a worker's.
+# and worker, records its failure as a worker's. The clock: the caller's
+# transaction may have begun long before.
 START_NOW = """
-UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {now}
+UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {start}
 WHERE id = %(id)s AND state = 'pending'
-""".format(now=NOW_UTC)
+""".format(start=CLOCK_UTC)
 
 # Its done state: as FINISH_RUN's, with the call's own duration (the
 # caller's transaction began before it) and no worker.
 FINISH_NOW = """
 UPDATE queue_job
-SET state = 'done', date_done = {now}, result = %(result)s, exec_time = %(exec_time)s,
+SET state = 'done', date_done = {end}, result = %(result)s, exec_time = %(exec_time)s,
     exc_type = NULL, exc_message = NULL, exc_info = NULL, worker_id = NULL
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 
 
 def start_now(cr, job_id: int, worker_id: int) -> bool:
@@ -255,13 +258,15 @@ ATTEMPT = "(%(date_started)s::timestamp IS NULL OR date_started = %(date_started
 # The state/worker guard makes a late report from a requeued job a no-op,
 # and the attempt guard (ATTEMPT) one from an earlier attempt of the job.
 # %(state)s: pending (a retry), failed or cancelled (a stopped job).
+# The clock, not now(): the job's own transaction began when the job did, so
+# its end (date_done of a failure) and the retry's eta count from the failure.
 MARK_FAILED = """
 UPDATE queue_job job
 SET {back_to_pending}, retry = retry + %(retry_increment)s,
-    eta = {now} + make_interval(secs => %(delay)s),
+    eta = {end} + make_interval(secs => %(delay)s),
     exec_time = %(exec_time)s, exc_type = %(exc_type)s, exc_info = %(exc_info)s
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s AND {attempt}
-""".format(now=NOW_UTC, attempt=ATTEMPT, back_to_pending=supersede.back_to_pending(
+""".format(end=CLOCK_UTC, attempt=ATTEMPT, back_to_pending=supersede.back_to_pending(
     pending="%(state)s = 'pending'", otherwise='%(state)s', exc_message='%(exc_message)s'))
 
 
