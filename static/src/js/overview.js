@@ -182,8 +182,10 @@ var Overview = Widget.extend(ControlPanelMixin, {
         event.preventDefault();
         var $count = $(event.currentTarget);
         var self = this;
-        this._rpc({model: 'queue.job', method: 'overview_jobs_action',
-                   args: [$count.data('channel'), $count.data('count')]})
+        // as a button's action: the server adapts it to the web client
+        this._rpc({route: '/web/dataset/call_button',
+                   params: {model: 'queue.job', method: 'overview_jobs_action',
+                            args: [$count.data('channel'), $count.data('count')]}})
             .then(function (action) {
                 self.do_action(action);
             });
