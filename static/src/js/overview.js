@@ -47,7 +47,7 @@ function chartBars(minutes) {
     var highest = _.max(_.map(minutes, function (m) { return m.done + m.failed; }).concat([1]));
     var step = CHART_WIDTH / minutes.length;
     return {
-        highest: highest,
+        scale: _.str.sprintf(_t('highest: %d per minute'), highest),
         done: _.reduce(minutes, function (sum, m) { return sum + m.done; }, 0),
         failed: _.reduce(minutes, function (sum, m) { return sum + m.failed; }, 0),
         bars: _.map(minutes, function (minute, index) {
