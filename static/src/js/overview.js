@@ -81,6 +81,7 @@ var Overview = Widget.extend(ControlPanelMixin, {
         this.action_manager = parent;
         this.title = action.display_name || action.name;
         this.data = null;
+        this.stale = false;
         this.timer = null;
         this.onScreen = false;
     },
@@ -185,7 +186,7 @@ var Overview = Widget.extend(ControlPanelMixin, {
         // as a button's action: the server adapts it to the web client
         this._rpc({route: '/web/dataset/call_button',
                    params: {model: 'queue.job', method: 'overview_jobs_action',
-                            args: [$count.data('channel'), $count.data('count')]}})
+                            args: [$count.attr('data-channel'), $count.attr('data-count')]}})
             .then(function (action) {
                 self.do_action(action);
             });
