@@ -35,9 +35,10 @@ worker:
 bench:
 	$(BIN)/python -m bench $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
 
-# The Jobs list with 1,000,000 jobs (bench/list_view.py; RUNS=N, ROWS=N).
+# The Jobs list, the overview and the metrics with 1,000,000 jobs
+# (bench/ui.py; RUNS=N, ROWS=N).
 bench-ui:
-	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
+	$(BIN)/python -m bench.ui $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
 	    $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
 
 # This addon beside OCA queue_job, Celery and RQ (bench/peers/; their own

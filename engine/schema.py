@@ -66,6 +66,11 @@ STATEMENTS = (
     # The backend's default list: newest first.
     """CREATE INDEX IF NOT EXISTS queue_job_date_created_idx
        ON queue_job (date_created DESC, id DESC)""",
+    # The overview's jobs done and failed in the last hour: a range scan of
+    # the newest entries. Partial: a row enters it once, when it finishes
+    # (done or failed for good), never at its claim or retries.
+    """CREATE INDEX IF NOT EXISTS queue_job_date_done_idx
+       ON queue_job (date_done) WHERE state IN ('done', 'failed')""",
     # The backend counts jobs by state (the pager of the job list under its
     # default filter, the failed count on the menu) under the multi-company
     # record rule: with company_id in the index these counts are index-only

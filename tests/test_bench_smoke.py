@@ -1,8 +1,10 @@
-"""`make bench SMOKE=1`, `make bench-ui SMOKE=1` and `make bench-peers
-SMOKE=1`, the README's commands in their short mode, run as a user runs them
-(a shell's environment, the real make targets) on databases of their own:
-so that none breaks silently between the long runs."""
+"""`make bench SMOKE=1`, `make bench-ui SMOKE=1` (the Jobs list, the
+overview and the metrics scrape) and `make bench-peers SMOKE=1`, the
+README's commands in their short mode, run as a user runs them (a shell's
+environment, the real make targets) on databases of their own: so that none
+breaks silently between the long runs."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -48,6 +50,14 @@ def test_make_bench_ui_smoke_prints_its_table():
     default_row = next(line for line in output.splitlines() if 'default filter' in line)
     assert default_row.rstrip(' |').endswith(' ms'), default_row
     assert '| 3,000 | no filter | 3,000 | ' in output, output
+    # the overview, rpc and browser
+    assert '| rows | screen | rpc median | rpc worst | browser median |' in output, output
+    overview_row = next(line for line in output.splitlines() if '| overview |' in line)
+    assert overview_row.startswith('| 3,000 | overview | '), overview_row
+    assert overview_row.rstrip(' |').endswith(' ms'), overview_row
+    # the metrics scrape
+    assert '| rows | request median | request worst | SQL median | SQL worst |' in output, output
+    assert re.search(r'^\| 3,000 \| \d+ ms \| \d+ ms \| \d+ ms \| \d+ ms \|$', output, re.M), output
 
 
 PEERS = ('background_job (this addon)', 'OCA queue_job 11.0', 'Celery 5', 'RQ 2')

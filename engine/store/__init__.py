@@ -7,6 +7,7 @@ each statement next to the function that runs it:
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
 - admin.py: the backend's changes and locks;
+- overview.py: open jobs per channel, jobs finished per minute (overview, metrics);
 - stops.py: stop requests for running jobs;
 - supersede.py: the rule of every statement that sets jobs back to pending.
 
@@ -25,6 +26,7 @@ from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
     NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
 )
+from .overview import EVERY_JOB, Scope, finished_by_minute, open_job_counts
 from .runs import (
     ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
     mark_done, mark_failed, prepare_claim, prepare_run, release, start_now, terminate_backend,
@@ -43,6 +45,7 @@ __all__ = [
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
     'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
+    'EVERY_JOB', 'Scope', 'finished_by_minute', 'open_job_counts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
     'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
