@@ -96,6 +96,8 @@ class QueueJob(models.Model):
     timeout = fields.Integer('Time Limit (s)', readonly=True, default=0,
                              help='0: the default time limit of the server.')
     identity_key = fields.Char('Identity Key', readonly=True)
+    lock_key = fields.Char('Lock Key', readonly=True,
+                           help='Jobs with the same lock key run one at a time.')
     exc_type = fields.Char('Exception', readonly=True)
     exc_message = fields.Text('Exception Message', readonly=True)
     exc_info = fields.Text('Traceback', readonly=True)

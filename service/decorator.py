@@ -56,15 +56,18 @@ class BoundJobMethod:
 
 def job(func: Optional[Callable] = None, *, channel: str = defaults.CHANNEL,
         priority: int = defaults.PRIORITY, max_retries: int = defaults.MAX_RETRIES,
-        retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None):
+        retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None,
+        lock_key: Optional[str] = None):
     """Mark a model method as a job: ``@job`` or ``@job(channel='root.mail', ...)``.
 
     ``max_retries``: failures retried before the job fails (0: never);
     ``retry_pattern``: ``{retry count: seconds}`` backoff steps;
-    ``timeout``: seconds before PostgreSQL cancels the job's statements.
+    ``timeout``: seconds before PostgreSQL cancels the job's statements;
+    ``lock_key``: the method's jobs run one at a time (``with_delay(lock_key=)``
+    gives a key per call instead).
     """
     options = dict(channel=channel, priority=priority, max_retries=max_retries,
-                   retry_pattern=retry_pattern, timeout=timeout)
+                   retry_pattern=retry_pattern, timeout=timeout, lock_key=lock_key)
     if func is None:
         return lambda f: DelayableJobMethod(f, **options)
     return DelayableJobMethod(func, **options)

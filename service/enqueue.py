@@ -6,6 +6,7 @@ import uuid
 from odoo import fields
 
 from ..engine import serialization, states, store
+from ..engine.store import lock_keys
 from ..engine.job_method import find_job_method
 from . import executor
 from .options import settings
@@ -80,13 +81,14 @@ def job_values(records, job_method, args, kwargs, options):
         'context': json.dumps(context),
         'user_id': env.uid,
         'company_id': env.context.get('force_company') or env.user.company_id.id,
-        'channel': options.get('channel') or job_method.channel,
+        'channel': store.check_name(options.get('channel') or job_method.channel),
         'priority': job_method.priority if options.get('priority') is None else options['priority'],
         'eta': to_eta(options.get('eta')),
         'state': states.PENDING,
         'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
         'timeout': options.get('timeout') or job_method.timeout or 0,
         'identity_key': options.get('identity_key'),
+        'lock_key': lock_keys.check(options.get('lock_key', job_method.lock_key)),
         'parent_id': None,
     }
 
