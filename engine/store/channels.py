@@ -91,7 +91,10 @@ RATE_REOPENS = """(SELECT min((SELECT started FROM unnest(c.rate_starts) AS star
 # the locks and so sees every earlier claim, decide: refused when one of
 # them is paused, runs more jobs than its capacity (the claim included) or
 # has rate_limit starts in its window already; else the claim's start is
-# recorded in the rate windows. Refused, the claimer rolls back: the limits
+# recorded in the rate windows. A start is the claim's now() (date_started),
+# taken when its transaction began: a claim that began earlier may lock the
+# row after one that began later, so the window counts every start after
+# now() - period, later ones included, and keeps two periods of starts. Refused, the claimer rolls back: the limits
 # hold across every worker and server. Unlimited channels never take these
 # locks.
 CHANNEL_CHECK = """
@@ -105,7 +108,7 @@ WITH limits AS (
 ), recorded AS (
     UPDATE queue_job_channel c
     SET rate_starts = ARRAY(SELECT started FROM unnest(c.rate_starts) AS started
-                            WHERE started > {now} - make_interval(secs => c.rate_period))
+                            WHERE started > {now} - make_interval(secs => 2 * c.rate_period))
                       || {now}
     FROM limits
     WHERE c.name = limits.name AND limits.rated AND NOT EXISTS (
