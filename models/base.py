@@ -20,4 +20,4 @@ class Base(models.AbstractModel):
         return enqueue.DelayedRecords(self, dict(
             priority=priority, eta=eta, channel=channel, description=description,
             identity_key=identity_key, max_retries=max_retries, timeout=timeout,
-            **({} if lock_key is None else {'lock_key': lock_key})))
+            lock_key=lock_key))

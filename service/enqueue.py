@@ -88,7 +88,8 @@ def job_values(records, job_method, args, kwargs, options):
         'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
         'timeout': options.get('timeout') or job_method.timeout or 0,
         'identity_key': options.get('identity_key'),
-        'lock_key': lock_keys.check(options.get('lock_key', job_method.lock_key)),
+        'lock_key': lock_keys.check(job_method.lock_key if options.get('lock_key') is None
+                                    else options['lock_key']),
         'parent_id': None,
     }
 
