@@ -284,24 +284,24 @@ class TestBackendBrowser(BackendBrowserCase):
                 By.CSS_SELECTOR, '.o_background_job_paused_banner') if element.is_displayed()]
             return found[0] if found else False
 
-        def channel_button(name):
+        def channel_button(title):
             self.click_menu(browser, 'queue_job_channel_menu')
             row = browser.wait_until(lambda driver: [
                 row for row in driver.find_elements(By.CSS_SELECTOR, '.o_list_view .o_data_row')
                 if row.text.split()[:1] == ['root.claimfx_banner']], 'the channel row')[0]
-            row.find_element(By.CSS_SELECTOR, 'button[name="%s"]' % name).click()
+            row.find_element(By.CSS_SELECTOR, 'button[title="%s"]' % title).click()
             browser.wait_idle()
 
         browser = self.browser()
         self.click_menu(browser, 'queue_job_menu')
         self.assertFalse(banner(browser.driver))
-        channel_button('pause')
+        channel_button('Pause')
         browser.wait_until(lambda driver: paused() == ['root.claimfx_banner'], 'the pause saved')
         self.click_menu(browser, 'queue_job_menu')
         text = browser.wait_until(banner, 'the paused-channel banner')
         self.assertIn('Paused channels: root.claimfx_banner.', text)
         browser.screenshot('jobs-list-banner')
-        channel_button('resume')
+        channel_button('Resume')
         browser.wait_until(lambda driver: paused() == [], 'the resume saved')
         self.click_menu(browser, 'queue_job_menu')
         self.assertFalse(banner(browser.driver))
