@@ -3,6 +3,7 @@ identity keys rely on, and the delete guards that stand in for foreign keys.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade (the channel table's by ``queue.job.channel``'s); every statement
 is idempotent."""
+from .store import lock_keys
 from .store.jobs import CHANNELS_CHANGED, NOTIFY_CHANNEL
 
 # The triggers that guard users and companies against deletion (see
@@ -74,6 +75,7 @@ STATEMENTS = (
     """CREATE INDEX IF NOT EXISTS queue_job_lock_key_pending_idx
        ON queue_job (lock_key, priority, eta, id)
        WHERE state = 'pending' AND lock_key IS NOT NULL""",
+    lock_keys.KEY_FREE_FUNCTION,
     # The backend's default list: newest first.
     """CREATE INDEX IF NOT EXISTS queue_job_date_created_idx
        ON queue_job (date_created DESC, id DESC)""",
@@ -134,6 +136,7 @@ UNINSTALL_STATEMENTS = (
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
     "DROP FUNCTION IF EXISTS background_job_channels_changed() CASCADE",
+    "DROP FUNCTION IF EXISTS background_job_lock_key_free(varchar, integer, timestamp, integer)",
 )
 
 
