@@ -286,6 +286,10 @@ class TestBackendBrowser(BackendBrowserCase):
 
         def channel_button(title):
             self.click_menu(browser, 'queue_job_channel_menu')
+            # an earlier test's failure notification may cover the row's buttons
+            for close in browser.driver.find_elements(By.CSS_SELECTOR, '.o_notification .o_close'):
+                if close.is_displayed():
+                    close.click()
             row = browser.wait_until(lambda driver: [
                 row for row in driver.find_elements(By.CSS_SELECTOR, '.o_list_view .o_data_row')
                 if row.text.split()[:1] == ['root.claimfx_banner']], 'the channel row')[0]
