@@ -35,7 +35,8 @@ def enqueue_noops(dbname, count):
                 'method_name': 'noop', 'record_ids': '[%d]' % record_id, 'args': '[]',
                 'kwargs': '{}', 'context': '{}', 'user_id': 1, 'company_id': 1,
                 'channel': 'root', 'priority': 10, 'eta': None, 'state': 'pending',
-                'max_retries': 5, 'timeout': 0, 'identity_key': None, 'parent_id': None})
+                'max_retries': 5, 'timeout': 0, 'identity_key': None, 'lock_key': None,
+                'parent_id': None})
                 for _ in range(count)]
     finally:
         connection.close()
