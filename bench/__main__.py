@@ -24,6 +24,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import ensure_db  # noqa: E402
 from engine import job_row  # noqa: E402
+from bench import claim_before  # noqa: E402
 
 BENCH_DB = 'background_job_bench'
 MODEL = 'background.job.test.record'
@@ -103,29 +104,43 @@ def span_rate(count=None):
 
 
 # -- measurements ----------------------------------------------------------------
-def raw_claim_and_complete(jobs=10000, threads=4):
+def raw_claim_and_complete(jobs=10000, threads=4, before=False):
     """PostgreSQL alone: our claim statement then the done update, two
     transactions per job (the claim's not waiting for the disk, the done
-    update's waiting), ``threads`` connections, no Odoo."""
+    update's waiting), ``threads`` connections, no Odoo. ``before``:
+    with the claim of 2026-12-01 instead (bench/claim_before.py)."""
     from odoo.addons.background_job.engine import store
     reset_jobs()
     insert_backlog(jobs)
     worker_id = query("INSERT INTO queue_job_worker (uuid, host, pid, threads) "
                       "VALUES ('raw', 'bench', 0, 4) RETURNING id")[0][0]
 
+    errors = []
+
     def loop():
+        try:
+            claim_and_complete()
+        except Exception as error:  # re-raised below: a dead thread is no rate
+            errors.append(error)
+
+    def claim_and_complete():
         # as the workers do: claims on a connection that does not wait for
         # the disk, the done update on one that does
         claims, jobs = connect(synchronous_commit=False), connect()
         claims.autocommit = True
         with claims.cursor() as claim_cr, jobs.cursor() as job_cr:
             store.prepare_claim(claim_cr)
+            claim_before.prepare(claim_cr)
             while True:
-                # the claim workers use while no channel has a capacity
-                row = store.claim_unlimited(claim_cr, worker_id)
-                if row is None:
+                # the claim workers use while no channel is special
+                if before:
+                    job_id = claim_before.claim(claim_cr, worker_id)
+                else:
+                    row = store.claim_unlimited(claim_cr, worker_id)
+                    job_id = row and row.id
+                if job_id is None:
                     break
-                store.mark_done(job_cr, row.id, None)
+                store.mark_done(job_cr, job_id, None)
                 jobs.commit()
         claims.close()
         jobs.close()
@@ -137,6 +152,8 @@ def raw_claim_and_complete(jobs=10000, threads=4):
     for worker in workers:
         worker.join()
     rate = jobs / (time.monotonic() - started)
+    if errors:
+        raise errors[0]
     reset_jobs()
     return rate
 
@@ -277,8 +294,15 @@ def main():
     # The machine is shared and its speed moves within a minute: the
     # throughputs are measured in interleaved rounds, each execution next to
     # a raw reference of its own, and reported as medians.
-    for _ in range(sizes['rounds']):
-        measure('raw', 'raw PostgreSQL claim-and-complete', raw_claim_and_complete, jobs)
+    # Today's claim and the claim of 2026-12-01 take turns at going first.
+    for round_number in range(sizes['rounds']):
+        for before in (False, True)[::1 if round_number % 2 == 0 else -1]:
+            if before:
+                measure('raw_before', 'the same with the claim of 2026-12-01',
+                        raw_claim_and_complete, jobs, 4, True)
+            else:
+                measure('raw', 'raw PostgreSQL claim-and-complete', raw_claim_and_complete,
+                        jobs)
         measure('enqueue', 'delay() in one transaction', enqueue_rate, registry, jobs)
         with QueueWorker():
             measure('execute', 'execution of {:,} no-op jobs'.format(jobs), execute_rate, jobs)
@@ -302,6 +326,8 @@ def format_value(value):
 
 def print_table(results, sizes):
     raws, executes, enqueues = results['raw'], results['execute'], results['enqueue']
+    befores = results['raw_before']
+    before_ratio = statistics.median(r / b for r, b in zip(raws, befores))
     raw, execute, enqueue = (statistics.median(values) for values in (raws, executes, enqueues))
     execute_ratio = statistics.median(e / r for e, r in zip(executes, raws))
     enqueue_ratio = statistics.median(e / r for e, r in zip(enqueues, raws))
@@ -319,6 +345,9 @@ def print_table(results, sizes):
     rows = [
         ('raw PostgreSQL claim + done (4 connections, reference)',
          '%.0f jobs/s' % raw + spread(raws), '1.00', ''),
+        ('the same with the claim of 2026-12-01 (bench/claim_before.py)',
+         '%.0f jobs/s' % statistics.median(befores) + spread(befores),
+         'today\'s %.2f of it' % before_ratio, 'today\'s >= 1.00'),
         ('no-op jobs executed (queue-worker, 4 threads)', '%.0f jobs/s' % execute + spread(executes),
          '%.2f' % execute_ratio, '>= 1,000/s'),
         ('delay() in one transaction', '%.0f jobs/s' % enqueue + spread(enqueues),

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Optional
 
 from . import defaults
 from .retry import RetryPolicy
+from .store import channels, lock_keys
 from .watchdog import check_timeout
 
 
@@ -21,14 +22,16 @@ class JobMethod:
     def __init__(self, func: Callable, channel: str = defaults.CHANNEL,
                  priority: int = defaults.PRIORITY, max_retries: int = defaults.MAX_RETRIES,
                  retry_pattern: Optional[Mapping] = None,
-                 timeout: Optional[int] = None):
+                 timeout: Optional[int] = None, lock_key: Optional[str] = None):
         if not callable(func):
             raise TypeError('@job decorates a method, got %r' % (func,))
         self.func = func
-        self.channel = channel
+        self.channel = channels.check_name(channel)
         self.priority = priority
         self.retry_policy = RetryPolicy.from_config(max_retries, retry_pattern)
         self.timeout = check_timeout(timeout, '@job(timeout=)')
+        # every job of the method with this key: one at a time
+        self.lock_key = lock_keys.check(lock_key)
         # Odoo's model metaclass treats a method with _api = None as a
         # plain multi-record method (and leaves it unwrapped).
         self._api = None

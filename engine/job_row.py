@@ -58,6 +58,8 @@ COLUMNS = (
     Column('max_retries', str(defaults.MAX_RETRIES)),
     Column('timeout'),  # NULL: not given (the method's, else the server's limit); 0: none
     Column('identity_key'),
+    # jobs with the same key run one at a time (engine/store/lock_keys.py)
+    Column('lock_key'),
     Column('parent_id'),
     # a batch's own (its children and done job point to it with parent_id)
     Column('is_batch'),
@@ -81,7 +83,8 @@ _DEFAULTS = {column.name: column.default for column in COLUMNS}
 # prepared insert's parameters (store/jobs.py PREPARE_ENQUEUE).
 ENQUEUE_COLUMNS = ('uuid', 'name', 'model_name', 'method_name', 'record_ids', 'args',
                    'kwargs', 'context', 'user_id', 'company_id', 'channel', 'priority',
-                   'eta', 'state', 'max_retries', 'timeout', 'identity_key', 'parent_id')
+                   'eta', 'state', 'max_retries', 'timeout', 'identity_key', 'lock_key',
+                   'parent_id')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,8 +108,10 @@ class ClaimedJob:
     parent_id: Optional[int] = None  # the batch the job belongs to
     # the attempt's token (store/runs.py ATTEMPT): set by each claim
     date_started: Optional[datetime.datetime] = None
-    # of the job's channel when claimed (0/None: no limit): not a job column
-    capacity: Optional[int] = None
+    lock_key: Optional[str] = None
+    # its channel or an ancestor is special (paused, a capacity, a rate
+    # limit) when claimed: its claim was checked; not a job column
+    limited: bool = False
 
 
 def parameters(names: Iterable[str]) -> dict:

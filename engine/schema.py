@@ -2,7 +2,10 @@
 identity keys rely on, the delete guards that stand in for foreign keys,
 and the table of stop requests.
 Run by ``queue.job``'s ``init()`` on install and
-upgrade; every statement is idempotent."""
+upgrade (the channel table's by ``queue.job.channel``'s); every statement
+is idempotent."""
+from .store import lock_keys
+from .store.jobs import CHANNELS_CHANGED, NOTIFY_CHANNEL
 
 # The triggers that guard users and companies against deletion (see
 # STATEMENTS), dropped before they are made again and on uninstall.
@@ -63,6 +66,17 @@ STATEMENTS = (
     """CREATE UNIQUE INDEX IF NOT EXISTS queue_job_identity_key_uniq
        ON queue_job (identity_key)
        WHERE identity_key IS NOT NULL AND state IN ('waiting', 'pending')""",
+    # lock_key (engine/store/lock_keys.py): at most one started job per key,
+    # settled by PostgreSQL even when claims on two servers race; the claim
+    # also probes it for a running job of the key. Only started jobs with a
+    # key enter it: a job without key costs its predicate only.
+    """CREATE UNIQUE INDEX IF NOT EXISTS queue_job_lock_key_started_uniq
+       ON queue_job (lock_key) WHERE state = 'started' AND lock_key IS NOT NULL""",
+    # ... and the claim's probe for a pending job of the key that comes first.
+    """CREATE INDEX IF NOT EXISTS queue_job_lock_key_pending_idx
+       ON queue_job (lock_key, priority, eta, id)
+       WHERE state = 'pending' AND lock_key IS NOT NULL""",
+    lock_keys.KEY_FREE_FUNCTION,
     # The backend's default list: newest first.
     """CREATE INDEX IF NOT EXISTS queue_job_date_created_idx
        ON queue_job (date_created DESC, id DESC)""",
@@ -101,12 +115,44 @@ def install(cr) -> None:
         cr.execute(statement)
 
 
+# queue_job_channel's, run by its model's init().
+CHANNEL_STATEMENTS = (
+    # The start times of the channel's jobs (and its subchannels') in its
+    # rate window, written under the row's lock by the claim's check
+    # (store/channels.py CHANNEL_CHECK). No ORM field: nobody else writes it.
+    """ALTER TABLE queue_job_channel
+       ADD COLUMN IF NOT EXISTS rate_starts timestamp[] NOT NULL DEFAULT '{}'""",
+    # Workers learn at once that a channel was paused, resumed or given
+    # other limits, however it was changed (backend, RPC, SQL): they check
+    # again which claim to use and wake their idle threads. Delivered on
+    # commit. The rate windows' own updates (SET rate_starts) do not fire it.
+    """CREATE OR REPLACE FUNCTION background_job_channels_changed()
+       RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+           PERFORM pg_notify('%s', '%s');
+           RETURN NULL;
+       END $$""" % (NOTIFY_CHANNEL, CHANNELS_CHANGED),
+    "DROP TRIGGER IF EXISTS background_job_channels_changed ON queue_job_channel",
+    """CREATE TRIGGER background_job_channels_changed
+       AFTER INSERT OR DELETE OR UPDATE OF name, paused, capacity, rate_limit, rate_period
+       ON queue_job_channel
+       FOR EACH STATEMENT EXECUTE PROCEDURE background_job_channels_changed()""",
+)
+
+
+def install_channels(cr) -> None:
+    for statement in CHANNEL_STATEMENTS:
+        cr.execute(statement)
+
+
 # What install() created outside queue_job's own table (the addon's
 # uninstall hook removes it; the table goes with the model).
 UNINSTALL_STATEMENTS = (
     "DROP TABLE IF EXISTS queue_job_stop_request",
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
+    "DROP FUNCTION IF EXISTS background_job_channels_changed() CASCADE",
+    "DROP FUNCTION IF EXISTS background_job_lock_key_free(varchar, integer, timestamp, integer)",
 )
 
 

@@ -71,13 +71,12 @@ class DatabaseRunner:
         self.worker_id: Optional[int] = None
         self.stopping = threading.Event()
         self.wakeup = Wakeup()
-        # until the control thread has looked: assume some channel has a
-        # capacity, so claims are checked
-        self.limited_channels = True
+        # until the control thread has looked: assume some channel is
+        # special (paused, a capacity, a rate limit), so claims are checked
+        self.special_channels = True
         self.threads: list = []
         self.claims = 0  # claims tried, all threads (tests and monitoring read it)
-        # job threads that hold a connection; for the others, the control
-        # thread polls for work (_poll_for_idle_threads)
+        # job threads connected; for the others the control thread polls
         self._connected = 0
         self._connected_lock = threading.Lock()
         self.watchdog = Watchdog()
@@ -218,8 +217,8 @@ class DatabaseRunner:
                 self.executor.prepare()  # may wait: no job claimed yet
                 try:
                     job = self.claim(connection)
-                except store.ChannelFull:
-                    continue  # rolled back; the next claim skips that channel
+                except store.ClaimRefused:
+                    continue  # rolled back; the next claim skips that channel or key
                 if job is None:
                     wait = self._idle_wait(connection)
                     if time.monotonic() - idle_since >= self.settings.idle_close:
@@ -235,8 +234,8 @@ class DatabaseRunner:
                     if attempt.perform(self.executor, connection, job, self.worker_id,
                                        self.settings.timeout, self.watchdog):
                         return  # abandoned: another thread took this one's place
-                    if job.capacity:
-                        self.wakeup.notify()  # a slot of a limited channel is free again
+                    if job.limited or job.lock_key:
+                        self.wakeup.notify()  # a channel's slot or a key is free again
                 idle_since = time.monotonic()
         finally:
             if connection is not None:
@@ -264,13 +263,15 @@ class DatabaseRunner:
     def claim(self, connection) -> Optional[store.ClaimedJob]:
         self.claims += 1
         with connection.cursor() as cr:
-            if self.limited_channels:
+            if self.special_channels:
                 return store.claim(cr, self.worker_id)
             return store.claim_unlimited(cr, self.worker_id)
 
     def _idle_wait(self, connection) -> float:
         with connection.cursor() as cr:  # one statement: autocommitted
-            next_eta = store.seconds_to_next_eta(cr)
+            next_eta, special_channels = store.next_eta(cr)
+        # the unlimited claim claims nothing once a channel is special
+        self.special_channels = self.special_channels or special_channels
         poll = self.settings.poll_interval
         return poll if next_eta is None else max(0.01, min(poll, float(next_eta)))
 
@@ -303,8 +304,11 @@ class DatabaseRunner:
                     if select.select([connection], [], [], min(timeout, 1.0))[0]:
                         connection.poll()
                         channels = {notify.channel for notify in connection.notifies}
-                        del connection.notifies[:]
                         stops_notified = store.STOP_CHANNEL in channels
+                        if any(notify.payload == store.CHANNELS_CHANGED
+                               for notify in connection.notifies):
+                            self.special_channels = store.special_channels_exist(cr)
+                        del connection.notifies[:]
                         if channels - {store.STOP_CHANNEL}:
                             self.wakeup.notify()
         finally:
@@ -354,13 +358,14 @@ class DatabaseRunner:
         hear of (an eta passed, a slot freed on another server, more than the
         connected threads take) and wake them when there is some."""
         if self._connected < self.settings.threads:
-            next_eta = store.seconds_to_next_eta(cr)
+            next_eta, _ = store.next_eta(cr)
             if next_eta is not None and next_eta <= 0:
                 self.wakeup.notify()
 
     def _heartbeat(self, cr) -> None:
-        # with the heartbeat: whether claims must check channel capacities
-        self.limited_channels = store.limited_channels_exist(cr)
+        # with the heartbeat (and on a channels notification): whether
+        # claims must check channels
+        self.special_channels = store.special_channels_exist(cr)
         if not store.heartbeat(cr, self.worker_id):
             # Our row was removed: register again so our jobs stay ours
             # (the reaper requeues jobs whose worker row is gone).
@@ -376,17 +381,12 @@ class DatabaseRunner:
             _logger.warning('requeued %d jobs of dead workers: %s', len(requeued), requeued[:20])
             self.wakeup.notify()
             failed = [job_id for job_id, state in requeued if state == 'failed']
-            if failed:
+            if failed:  # committed (cr autocommits): report them, end their batches
                 attempt.report_failed(self.executor, failed)
-                self.finish_batches_of_jobs(cr, failed)
-
-    def finish_batches_of_jobs(self, cr, job_ids) -> None:
-        """Jobs the reaper failed for good (committed: ``cr`` autocommits) may
-        have ended their batches: end them, on a connection of their own."""
-        batch_ids = store.batches_of_jobs(cr, job_ids)
-        if batch_ids:
-            with self._connection() as connection:
-                attempt.finish_batches(connection, batch_ids)
+                batch_ids = store.batches_of_jobs(cr, failed)
+                if batch_ids:  # in transactions of their own, on a connection of their own
+                    with self._connection() as connection:
+                        attempt.finish_batches(connection, batch_ids)
 
 
 def process_exists(pid: int) -> bool:

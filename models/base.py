@@ -8,14 +8,17 @@ class Base(models.AbstractModel):
     _inherit = 'base'
 
     def with_delay(self, priority=None, eta=None, channel=None, description=None,
-                   identity_key=None, max_retries=None, timeout=None):
+                   identity_key=None, max_retries=None, timeout=None, lock_key=None):
         """Calls on the returned object enqueue jobs instead of running.
 
         ``eta``: a datetime (UTC) or a number of seconds from now;
         ``identity_key``: a second call with the key of a pending job
         returns that job instead of a new one; a function of the call
-        (e.g. ``identity_exact``) computes the key.
+        (e.g. ``identity_exact``) computes the key;
+        ``lock_key``: jobs with the same key run one at a time, in
+        (priority, eta, id) order (default: the ``@job``'s).
         """
         return enqueue.DelayedRecords(self, dict(
             priority=priority, eta=eta, channel=channel, description=description,
-            identity_key=identity_key, max_retries=max_retries, timeout=timeout))
+            identity_key=identity_key, max_retries=max_retries, timeout=timeout,
+            lock_key=lock_key))

@@ -101,6 +101,8 @@ class QueueJob(models.Model):
         help="Wall-clock seconds the job may run: with_delay(timeout=), else "
              "@job(timeout=), else the server's [background_job] timeout; 0: no limit.")
     identity_key = fields.Char('Identity Key', readonly=True)
+    lock_key = fields.Char('Lock Key', readonly=True,
+                           help='Jobs with the same lock key run one at a time.')
     exc_type = fields.Char('Exception', readonly=True)
     exc_message = fields.Text('Exception Message', readonly=True)
     exc_info = fields.Text('Traceback', readonly=True)

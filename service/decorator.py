@@ -57,18 +57,21 @@ class BoundJobMethod:
 def job(func: Optional[Callable] = None, *, channel: Optional[str] = None,
         priority: int = defaults.PRIORITY, max_retries: int = defaults.MAX_RETRIES,
         retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None,
-        default_channel: Optional[str] = None):
+        lock_key: Optional[str] = None, default_channel: Optional[str] = None):
     """Mark a model method as a job: ``@job`` or ``@job(channel='root.mail', ...)``.
 
     ``max_retries``: failures retried before the job fails (0: never);
     ``retry_pattern``: ``{retry count: seconds}`` backoff steps;
     ``timeout``: the job's time limit, wall clock, in whole seconds (0: none;
     default: the server's ``[background_job] timeout``); at the limit its
-    transaction is ended and it fails with JobTimeoutError.
+    transaction is ended and it fails with JobTimeoutError;
+    ``lock_key``: the method's jobs run one at a time (``with_delay(lock_key=)``
+    gives a key per call instead);
     ``default_channel``: OCA queue_job's name of ``channel``.
     """
     options = dict(channel=_channel(channel, default_channel), priority=priority,
-                   max_retries=max_retries, retry_pattern=retry_pattern, timeout=timeout)
+                   max_retries=max_retries, retry_pattern=retry_pattern, timeout=timeout,
+                   lock_key=lock_key)
     if func is None:
         return lambda f: DelayableJobMethod(f, **options)
     return DelayableJobMethod(func, **options)

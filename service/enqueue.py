@@ -6,6 +6,7 @@ import uuid
 from odoo import fields
 
 from ..engine import identity, serialization, states, store
+from ..engine.store import lock_keys
 from ..engine.job_method import find_job_method
 from ..engine.watchdog import check_timeout
 from . import executor
@@ -82,7 +83,7 @@ def job_values(records, job_method, args, kwargs, options):
         'context': json.dumps(context),
         'user_id': env.uid,
         'company_id': env.context.get('force_company') or env.user.company_id.id,
-        'channel': options.get('channel') or job_method.channel,
+        'channel': store.check_name(options.get('channel') or job_method.channel),
         'priority': job_method.priority if options.get('priority') is None else options['priority'],
         'eta': to_eta(options.get('eta')),
         'state': states.PENDING,
@@ -90,6 +91,8 @@ def job_values(records, job_method, args, kwargs, options):
         'timeout': job_timeout(job_method, options),
         'identity_key': identity.resolve(options.get('identity_key'), lambda: identity.JobCall(
             records._name, job_method.__name__, records, tuple(args), dict(kwargs))),
+        'lock_key': lock_keys.check(job_method.lock_key if options.get('lock_key') is None
+                                    else options['lock_key']),
         'parent_id': None,
     }
 

@@ -118,7 +118,8 @@ def enqueue_by_sql(connection, method, calls):
             'method_name': method, 'record_ids': '[%d]' % record_id, 'args': json.dumps(args),
             'kwargs': '{}', 'context': '{}', 'user_id': 1, 'company_id': 1,
             'channel': 'root', 'priority': 10, 'eta': None, 'state': 'pending',
-            'max_retries': 5, 'timeout': 0, 'identity_key': None, 'parent_id': None})
+            'max_retries': 5, 'timeout': 0, 'identity_key': None, 'lock_key': None,
+            'parent_id': None})
             for args in calls]
 
 

@@ -269,3 +269,51 @@ class TestBackendBrowser(BackendBrowserCase):
         self.wait_text(browser, '.o_form_view .o_field_one2many', 'Rebuild the slow report')
         browser.screenshot('worker-running-a-job')
         browser.check_no_errors()
+
+    def test_a_paused_channel_shows_a_banner_on_the_jobs_list_until_resumed(self):
+        with self.db.env() as env:
+            env['queue.job.channel'].create({'name': 'root.claimfx_banner'})
+        self.addCleanup(self.db.query, 'UPDATE queue_job_channel SET paused = false')
+
+        def paused():
+            return sorted(name for name, in self.db.query(
+                'SELECT name FROM queue_job_channel WHERE paused'))
+
+        def banner(driver):
+            found = [element.text for element in driver.find_elements(
+                By.CSS_SELECTOR, '.o_background_job_paused_banner') if element.is_displayed()]
+            return found[0] if found else False
+
+        def channel_button(title):
+            self.click_menu(browser, 'queue_job_channel_menu')
+            # an earlier test's failure notification may cover the row's buttons
+            for close in browser.driver.find_elements(By.CSS_SELECTOR, '.o_notification .o_close'):
+                if close.is_displayed():
+                    close.click()
+            row = browser.wait_until(lambda driver: [
+                row for row in driver.find_elements(By.CSS_SELECTOR, '.o_list_view .o_data_row')
+                if row.text.split()[:1] == ['root.claimfx_banner']], 'the channel row')[0]
+            row.find_element(By.CSS_SELECTOR, 'button[title="%s"]' % title).click()
+            browser.wait_idle()
+
+        browser = self.browser()
+        self.click_menu(browser, 'queue_job_menu')
+        self.assertFalse(banner(browser.driver))
+        channel_button('Pause')
+        browser.wait_until(lambda driver: paused() == ['root.claimfx_banner'], 'the pause saved')
+        self.click_menu(browser, 'queue_job_menu')
+        text = browser.wait_until(banner, 'the paused-channel banner')
+        self.assertIn('Paused channels: root.claimfx_banner.', text)
+        browser.screenshot('jobs-list-banner')
+        channel_button('Resume')
+        browser.wait_until(lambda driver: paused() == [], 'the resume saved')
+        self.click_menu(browser, 'queue_job_menu')
+        self.assertFalse(banner(browser.driver))
+        # before an upgrade: everything at once
+        self.click_menu(browser, 'queue_job_channel_pause_all_menu')
+        browser.wait_until(lambda driver: paused() == ['root'], 'root paused')
+        self.click_menu(browser, 'queue_job_menu')
+        self.assertIn('Paused channels: root.', browser.wait_until(banner, 'the banner'))
+        self.click_menu(browser, 'queue_job_channel_resume_all_menu')
+        browser.wait_until(lambda driver: paused() == [], 'every channel resumed')
+        browser.check_no_errors()

@@ -35,6 +35,7 @@ def test_make_bench_smoke_prints_every_measure():
     output = run_make('bench', TEST_DB + '_bench', timeout=300)
     assert '| measure | result | ratio | target |' in output, output
     for measure in ('raw PostgreSQL claim + done (4 connections, reference)',
+                    'the same with the claim of 2026-12-01 (bench/claim_before.py)',
                     'no-op jobs executed (queue-worker, 4 threads)',
                     'delay() in one transaction', 'batch_execute_job: 3,000 ids into 30 jobs',
                     'commit-to-start latency, idle queue', 'executed with 3,000 pending',

@@ -32,19 +32,20 @@ def test_the_claim_reads_back_the_fields_of_claimed_job_in_their_order():
     expected = ', '.join('job.' + name for name in (
         'id', 'uuid', 'model_name', 'method_name', 'record_ids', 'args', 'kwargs', 'context',
         'user_id', 'company_id', 'channel', 'retry', 'max_retries', 'timeout', 'parent_id',
-        'date_started'))
-    assert returning == expected + ', (SELECT capacity FROM queue_job_channel WHERE name = job.channel)'
+        'date_started', 'lock_key'))
+    assert returning == expected + ', ' + channels.limited('job.channel')
     assert runs.PREPARE_CLAIM_UNLIMITED.split('RETURNING')[1].strip() == returning
 
 
 def test_the_unlimited_claim_never_counts_the_running_jobs_of_full_channels():
-    assert channels.FULL_CHANNELS in runs.PREPARE_CLAIM
+    assert channels.BLOCKED_CHANNELS in runs.PREPARE_CLAIM
     assert 'count(*)' in runs.PREPARE_CLAIM
-    assert channels.LIMITED_CHANNELS in runs.PREPARE_CLAIM_UNLIMITED
+    assert channels.BLOCKED_CHANNELS not in runs.PREPARE_CLAIM_UNLIMITED
     assert 'count(*)' not in runs.PREPARE_CLAIM_UNLIMITED
     # otherwise the same statement
-    checked = runs.PREPARE_CLAIM.replace(channels.FULL_CHANNELS, '<skipped>')
-    unlimited = runs.PREPARE_CLAIM_UNLIMITED.replace(channels.LIMITED_CHANNELS, '<skipped>')
+    checked = runs.PREPARE_CLAIM.replace('NOT ' + channels.blocked('job.channel'), '<skipped>')
+    unlimited = runs.PREPARE_CLAIM_UNLIMITED.replace(
+        'NOT EXISTS (SELECT 1 FROM queue_job_channel c WHERE %s)' % channels.SPECIAL, '<skipped>')
     assert checked == unlimited.replace('background_job_claim_unlimited', 'background_job_claim')
 
 
@@ -74,7 +75,7 @@ def test_an_insert_writes_the_defaults_of_the_columns_it_does_not_give():
 def test_a_name_that_is_no_column_is_refused():
     with pytest.raises(ValueError, match='eta_'):
         job_row.insert_select({'eta_': 'now()'})
-    with pytest.raises(ValueError, match='capacity'):
+    with pytest.raises(ValueError, match='limited'):
         job_row.select_list(job_row.ClaimedJob, 'job')
 
 

@@ -208,7 +208,7 @@ class TestOrphans(WorkerCase):
 
 class TestClaim(WorkerCase):
 
-    def test_fast_claim_never_takes_a_job_of_a_channel_with_a_capacity(self):
+    def test_fast_claim_takes_nothing_while_a_channel_has_a_capacity(self):
         from odoo.addons.background_job.engine import store
         from odoo.addons.background_job.service.server import connect
         self.db.query("INSERT INTO queue_job_channel (name, capacity) VALUES ('root.limited', 1)")
@@ -223,7 +223,7 @@ class TestClaim(WorkerCase):
                                   "VALUES ('claim-test', 'h', 0, 1) RETURNING id")[0][0]
         with connection.cursor() as cr:
             store.prepare_claim(cr)
-            self.assertTrue(store.limited_channels_exist(cr))
+            self.assertTrue(store.special_channels_exist(cr))
             self.assertIsNone(store.claim_unlimited(cr, worker_id))
             self.assertEqual(store.claim(cr, worker_id).id, job_id)
             self.db.query("UPDATE queue_job SET state = 'pending' WHERE id = %s", (job_id,))

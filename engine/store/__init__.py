@@ -3,7 +3,8 @@ each statement next to the function that runs it:
 
 - jobs.py: enqueue, run_now's record, the idle worker's sleep, the purge;
 - runs.py: a job's run (claim, lock, done, failure, release);
-- channels.py: capacities and running counts;
+- channels.py: pauses, capacities, rate limits and running counts;
+- lock_keys.py: one job at a time per lock_key;
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
 - admin.py: the backend's changes and locks;
@@ -22,14 +23,16 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
-from .channels import channel_load, ensure_channels, limited_channels_exist
+from .channels import ancestors as channel_ancestors
+from .channels import channel_load, check_name, ensure_channels, special_channels_exist
 from .jobs import (
-    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
+    CHANNELS_CHANGED, NOTIFY_CHANNEL, enqueue, next_eta, purge_finished, stored_timeouts,
 )
 from .overview import EVERY_JOB, Scope, finished_by_minute, open_job_counts
 from .runs import (
-    ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
-    mark_done, mark_failed, prepare_claim, prepare_run, release, start_now, terminate_backend,
+    ChannelFull, ClaimRefused, KeyHeld, NotRecorded, claim, claim_unlimited, finish_now,
+    finish_run, lock_for_run, mark_done, mark_failed, prepare_claim, prepare_run, release,
+    start_now, terminate_backend,
 )
 from .stops import STOP_CHANNEL, purge_stop_requests, request_stop, take_stop_requests
 from .supersede import REQUEUE_ATTEMPTS
@@ -39,12 +42,13 @@ from .workers import (
 )
 
 __all__ = [
-    'ClaimedJob', 'ChannelFull', 'NotRecorded', 'NOTIFY_CHANNEL', 'REQUEUE_ATTEMPTS',
+    'ClaimedJob', 'ChannelFull', 'ClaimRefused', 'KeyHeld', 'NotRecorded',
+    'CHANNELS_CHANGED', 'NOTIFY_CHANNEL', 'REQUEUE_ATTEMPTS',
     'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
-    'channel_load', 'ensure_channels', 'limited_channels_exist',
-    'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
+    'channel_ancestors', 'channel_load', 'check_name', 'ensure_channels', 'special_channels_exist',
+    'CHANNELS_CHANGED', 'enqueue', 'next_eta', 'purge_finished', 'stored_timeouts',
     'EVERY_JOB', 'Scope', 'finished_by_minute', 'open_job_counts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',

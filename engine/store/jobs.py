@@ -8,12 +8,16 @@ from typing import Optional
 
 from .. import job_row
 from ..job_row import NOW_UTC
-from . import channels
+from . import channels, lock_keys
 
 # Wakes idle workers of this database. NOTIFY is transactional: PostgreSQL
 # delivers it only if the enqueuing transaction commits, and folds repeats
 # of the same payload within one transaction into one message.
 NOTIFY_CHANNEL = 'background_job'
+# The payload of the notification that a channel's pause, capacity or rate
+# limit changed (sent by a trigger on queue_job_channel, engine/schema.py):
+# workers then check again which claim to use.
+CHANNELS_CHANGED = 'channels'
 
 # One statement per delay(): the row and its wake-up notification. The
 # conflict target is the partial unique index on identity_key, so a second
@@ -105,19 +109,27 @@ def enqueue(cr, values: dict) -> int:
 
 
 # How long an idle worker may sleep: until the next eta among the jobs it
-# could claim. Jobs of full channels are left out: their eta has passed, so
-# counting them would make idle threads claim and ask again at once, in a
-# loop. A freed slot wakes the runner's threads (worker.py); other servers
-# see it at their next poll.
+# could claim, or until a channel at its rate limit lets a job start again.
+# Jobs that cannot start now are left out (those of blocked channels, those
+# whose lock_key is held): their eta has passed, so counting them would make
+# idle threads claim and ask again at once, in a loop. A freed slot or key
+# wakes the runner's threads (worker.py); other servers see it at their
+# next poll. Second column: whether a channel is special, so that a worker
+# that claims with the unlimited claim learns of it at once.
 NEXT_ETA = """
-SELECT extract(epoch FROM min(eta) - {now}) FROM queue_job
-WHERE state = 'pending' AND channel NOT IN ({full_channels})
-""".format(now=NOW_UTC, full_channels=channels.FULL_CHANNELS)
+SELECT extract(epoch FROM least(
+           (SELECT min(eta) FROM queue_job job
+            WHERE state = 'pending' AND NOT {blocked} AND {key_free}),
+           {rate_reopens}) - {now}),
+       ({special_exist})
+""".format(now=NOW_UTC, blocked=channels.blocked('job.channel'), key_free=lock_keys.KEY_FREE,
+           rate_reopens=channels.RATE_REOPENS, special_exist=channels.SPECIAL_CHANNELS_EXIST)
 
 
-def seconds_to_next_eta(cr) -> Optional[float]:
+def next_eta(cr) -> tuple:
+    """(seconds to the next eta, or None; whether a channel is special)."""
     cr.execute(NEXT_ETA)
-    return cr.fetchone()[0]
+    return cr.fetchone()
 
 
 # The time limits stored with jobs as stored: the ORM reads a NULL (none

@@ -3,18 +3,29 @@ transaction, end it done, record its failure (a retry or the end) or give
 it back, each next to the function that runs it."""
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import psycopg2.errors
 
 from .. import defaults, job_row, serialization
 from ..job_row import CLOCK_UTC, NOW_UTC, ClaimedJob
-from . import channels, supersede
+from . import channels, lock_keys, supersede
 from .jobs import NOTIFY_CHANNEL
 
 
-class ChannelFull(Exception):
-    """Raised when a claim would exceed its channel's capacity."""
+class ClaimRefused(Exception):
+    """Raised when a claim was rolled back because a concurrent claim took
+    what it needed: the next claim looks again."""
+
+
+class ChannelFull(ClaimRefused):
+    """Raised when a claim would exceed a limit of its channel or of an
+    ancestor (a capacity, a rate limit) or its channel was paused."""
+
+
+class KeyHeld(ClaimRefused):
+    """Raised when a concurrent claim started a job of the same lock_key."""
 
 
 class NotRecorded(Exception):
@@ -24,23 +35,24 @@ class NotRecorded(Exception):
 
 # -- claim ---------------------------------------------------------------------
 # The claim: one statement. It picks the next pending job whose eta has
-# passed and whose channel is not skipped, in (priority, eta, id) order (the
-# order of the partial index queue_job_claim_idx, so no sort is needed),
-# locks it with SKIP LOCKED so concurrent claimers never wait on each
-# other's rows, and marks it started for this worker. FOR NO KEY UPDATE: it
-# does not conflict with the KEY SHARE locks that foreign keys to queue_job
-# take (child jobs inserted under a batch). Claims in channels without a
-# capacity take no other lock. Workers claim thousands of times a second on
-# the same connection: the claim is prepared once per connection (planning
-# it costs more than running it). It returns a ClaimedJob, with the
-# channel's capacity for CAPACITY_CHECK (store/channels.py).
-# ``skipped_channels``: a query of the channel names to leave out.
+# passed, whose channel lets it start and whose lock_key (if any) is free,
+# in (priority, eta, id) order (the order of the partial index
+# queue_job_claim_idx, so no sort is needed), locks it with SKIP LOCKED so
+# concurrent claimers never wait on each other's rows, and marks it started
+# for this worker. FOR NO KEY UPDATE: it does not conflict with the KEY
+# SHARE locks that foreign keys to queue_job take (child jobs inserted under
+# a batch). Workers claim thousands of times a second on the same
+# connection: the claim is prepared once per connection (planning it costs
+# more than running it). It returns a ClaimedJob that says whether the job
+# is limited (its claim needs channels.CHANNEL_CHECK).
+# ``channel_filter``: the SQL condition on the channels.
 CLAIM_TEMPLATE = """
 PREPARE {name}(integer) AS
 WITH next_job AS (
-    SELECT id FROM queue_job
+    SELECT id FROM queue_job job
     WHERE state = 'pending' AND eta <= {now}
-      AND channel NOT IN ({skipped_channels})
+      AND {channel_filter}
+      AND {key_free}
     ORDER BY priority, eta, id
     LIMIT 1
     FOR NO KEY UPDATE SKIP LOCKED
@@ -54,28 +66,33 @@ RETURNING {claimed_job}
 """
 
 
-def _prepare_claim(name: str, skipped_channels: str) -> str:
+def _prepare_claim(name: str, channel_filter: str) -> str:
     return CLAIM_TEMPLATE.format(
-        name=name, now=NOW_UTC, skipped_channels=skipped_channels,
-        claimed_job=job_row.select_list(
-            ClaimedJob, 'job',
-            capacity='(SELECT capacity FROM queue_job_channel WHERE name = job.channel)'))
+        name=name, now=NOW_UTC, channel_filter=channel_filter, key_free=lock_keys.KEY_FREE,
+        claimed_job=job_row.select_list(ClaimedJob, 'job',
+                                        limited=channels.limited('job.channel')))
 
 
-# The checked claim skips full channels. That filter works on the
+# The checked claim skips the jobs of blocked channels (paused, full, at
+# their rate limit) and of their subchannels. That filter works on the
 # statement's snapshot, so two concurrent claims may both see one free slot:
-# CAPACITY_CHECK settles that race for channels that have a capacity.
-PREPARE_CLAIM = _prepare_claim('background_job_claim', channels.FULL_CHANNELS)
+# CHANNEL_CHECK settles that race for limited jobs.
+PREPARE_CLAIM = _prepare_claim('background_job_claim',
+                               'NOT ' + channels.blocked('job.channel'))
 CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
 
-# While no channel has a capacity (the default), a claim needs no check and
-# so no transaction of its own: this variant is one autocommitted statement,
-# one round trip, that never counts running jobs. It never takes a job of a
-# channel with a capacity, so a capacity set meanwhile is honoured: such
-# jobs wait until the worker sees LIMITED_CHANNELS_EXIST and claims with the
-# checked variant.
-PREPARE_CLAIM_UNLIMITED = _prepare_claim('background_job_claim_unlimited',
-                                         channels.LIMITED_CHANNELS)
+# While no channel is special (paused, with a capacity or a rate limit: the
+# default), a claim needs no check and so no transaction of its own: this
+# variant is one autocommitted statement, one round trip, that never counts
+# running jobs. Its channel condition is uncorrelated, hence evaluated once
+# (a one-time filter on the small channel table): as soon as a channel is
+# special (paused meanwhile, say), it claims nothing at all, until the
+# worker hears of it (a NOTIFY from the channel table's trigger, or
+# SPECIAL_CHANNELS_EXIST with the heartbeat) and claims with the checked
+# variant.
+PREPARE_CLAIM_UNLIMITED = _prepare_claim(
+    'background_job_claim_unlimited',
+    'NOT EXISTS (SELECT 1 FROM queue_job_channel c WHERE %s)' % channels.SPECIAL)
 CLAIM_UNLIMITED = 'EXECUTE background_job_claim_unlimited(%(worker_id)s)'
 # The claim's transaction opens in the same round trip (autocommit
 # connection, see claim()); READ COMMITTED, the server's default.
@@ -88,10 +105,24 @@ def prepare_claim(cr) -> None:
     cr.execute(PREPARE_CLAIM_UNLIMITED)
 
 
+@contextlib.contextmanager
+def _settling_key_races():
+    """A claim whose job's lock_key a concurrent claim took (the unique
+    index lock_keys.STARTED_KEY_INDEX) raises KeyHeld; its statement, and
+    so its transaction, failed."""
+    try:
+        yield
+    except psycopg2.errors.UniqueViolation as error:
+        if error.diag.constraint_name != lock_keys.STARTED_KEY_INDEX:
+            raise
+        raise KeyHeld() from None
+
+
 def claim_unlimited(cr, worker_id: int) -> Optional[ClaimedJob]:
-    """Claim the next job of a channel without capacity, in one autocommitted
+    """Claim the next job while no channel is special, in one autocommitted
     statement (``cr`` on an autocommit connection); see PREPARE_CLAIM_UNLIMITED."""
-    cr.execute(CLAIM_UNLIMITED, {'worker_id': worker_id})
+    with _settling_key_races():
+        cr.execute(CLAIM_UNLIMITED, {'worker_id': worker_id})
     row = cr.fetchone()
     return ClaimedJob(*row) if row else None
 
@@ -102,16 +133,22 @@ def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
     the transaction"): BEGIN travels with the claim and COMMIT alone, two
     round trips where psycopg2's implicit BEGIN would make three.
 
-    None when no job is runnable. Raises ChannelFull, rolled back, when a
-    concurrent claim took the channel's last slot.
+    None when no job is runnable. Raises ChannelFull or KeyHeld, rolled
+    back, when a concurrent claim took the channel's last slot (or start of
+    its rate window) or the job's lock_key.
     """
-    cr.execute(BEGIN_CLAIM, {'worker_id': worker_id})
+    try:
+        with _settling_key_races():
+            cr.execute(BEGIN_CLAIM, {'worker_id': worker_id})
+    except KeyHeld:
+        cr.execute('ROLLBACK')
+        raise
     row = cr.fetchone()
     if row is None:
         cr.execute('COMMIT')
         return None
     job = ClaimedJob(*row)
-    if job.capacity and channels.over_capacity(cr, job.channel, job.capacity):
+    if job.limited and channels.refused(cr, job.channel):
         cr.execute('ROLLBACK')
         raise ChannelFull(job.channel)
     cr.execute('COMMIT')

@@ -4,3 +4,4 @@ from . import company_record
 from . import oca_record
 from . import limits_jobs
 from . import faults_record
+from . import claimfx_jobs
