@@ -39,7 +39,7 @@ from typing import Any, ContextManager, Optional, Protocol, Tuple
 
 import psycopg2
 
-from . import batch, defaults, serialization, store
+from . import batch, defaults, progress, serialization, store
 from .exceptions import JobLostError
 from .retry import RetryPolicy
 
@@ -101,7 +101,8 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
     started = time.monotonic()
     policy, timeout = job_options(app, job, default_timeout)
     try:
-        with app.scope():
+        # progress is written on ``connection``, idle while the job runs
+        with app.scope(), progress.reporting(job.id, progress.on_connection(connection)):
             failed = _run_locked(app, job, worker_id, timeout, policy, started)
     except Exception as error:  # rolled back, not recorded: record it now
         failed = _record_on_connection(app, connection, job, worker_id, error, policy, started)
@@ -204,13 +205,15 @@ def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
         return
     savepoint = 'background_job_now_%d' % next(_savepoint_names)
     cr.execute('SAVEPOINT ' + savepoint)
-    try:
-        result = app.call(cr, job)
-    except Exception as error:
-        cr.execute('ROLLBACK TO SAVEPOINT ' + savepoint)
-        app.changes_rolled_back()
-        _record_now(app, cr, job, error, policy, started)
-        raise
+    # its progress is written once, at the end (after a failure's rollback)
+    with progress.reporting(job.id, progress.in_transaction(cr), interval=None):
+        try:
+            result = app.call(cr, job)
+        except Exception as error:
+            cr.execute('ROLLBACK TO SAVEPOINT ' + savepoint)
+            app.changes_rolled_back()
+            _record_now(app, cr, job, error, policy, started)
+            raise
     cr.execute('RELEASE SAVEPOINT ' + savepoint)
     if not store.finish_now(cr, job.id, CALLER, bounded_result(result),
                             time.monotonic() - started):  # the job changed its own row

@@ -7,7 +7,8 @@ Two kinds:
   KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
-  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, and a job's
+  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, PROGRESS_WRITE_INTERVAL,
+  PROGRESS_MESSAGE_MAX_CHARS, and a job's
   defaults CHANNEL, PRIORITY, MAX_RETRIES, JOB_SIZE (``@job(...)`` and
   ``with_delay(...)`` override them per method and per call).
 """
@@ -54,6 +55,11 @@ BACKOFF_RESET = 60
 RESULT_MAX_CHARS = 10000
 # Retry delay after a serialization failure or deadlock (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
+# A running job's progress (set_progress) is written at most this often,
+# in seconds, and once when its attempt ends.
+PROGRESS_WRITE_INTERVAL = 0.5
+# A progress message is stored up to this many characters.
+PROGRESS_MESSAGE_MAX_CHARS = 500
 
 # -- a job's defaults -----------------------------------------------------------
 # The channel of a job whose method and call name none.

@@ -1,13 +1,57 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
-identity keys rely on, and the delete guards that stand in for foreign keys.
+identity keys rely on, the delete guards that stand in for foreign keys,
+the progress table of running jobs and the live backend's change markers.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
+from .store import changes
 
 # The triggers that guard users and companies against deletion (see
 # STATEMENTS), dropped before they are made again and on uninstall.
 DROP_DELETE_GUARDS = (
     "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
     "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+)
+
+# Running jobs' progress (engine/store/progress.py): a table of its own, not
+# columns of queue_job, so that writing it never waits on the job's row
+# lock, nor adds a version of the job's row, and it is gone with its job.
+PROGRESS_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS queue_job_progress (
+           job_id integer PRIMARY KEY REFERENCES queue_job (id) ON DELETE CASCADE,
+           attempt_started timestamp,
+           done double precision NOT NULL,
+           total double precision,
+           message text,
+           write_date timestamp NOT NULL)""",
+)
+
+# The live backend's change markers (engine/store/changes.py): triggers
+# advance a sequence on every change. UPDATE counts per row, so the
+# claims of idle workers (statements that change no row) move nothing;
+# INSERT and DELETE per statement, so a batch of 10,000 jobs or a purge
+# costs one nextval(). An upsert of progress fires the INSERT trigger.
+CHANGE_TRIGGERS = (
+    ('queue_job', 'INSERT OR DELETE', 'STATEMENT', changes.JOB_CHANGES),
+    ('queue_job', 'UPDATE', 'ROW', changes.JOB_CHANGES),
+    ('queue_job_progress', 'INSERT', 'STATEMENT', changes.JOB_CHANGES),
+    ('queue_job_worker', 'INSERT OR UPDATE OR DELETE', 'STATEMENT', changes.WORKER_CHANGES),
+)
+DROP_CHANGE_TRIGGERS = tuple(
+    "DROP TRIGGER IF EXISTS background_job_change_%s ON %s" % (level.lower(), table)
+    for table, _events, level, _sequence in CHANGE_TRIGGERS)
+CHANGE_MARKER_STATEMENTS = (
+    *("CREATE SEQUENCE IF NOT EXISTS " + name for name in changes.SEQUENCES),
+    """CREATE OR REPLACE FUNCTION background_job_count_change() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+           PERFORM nextval(TG_ARGV[0]);
+           RETURN NULL;
+       END $$""",
+    *DROP_CHANGE_TRIGGERS,
+    *("""CREATE TRIGGER background_job_change_%s AFTER %s ON %s FOR EACH %s
+         EXECUTE PROCEDURE background_job_count_change('%s')"""
+      % (level.lower(), events, table, level, sequence)
+      for table, events, level, sequence in CHANGE_TRIGGERS),
 )
 
 # Every state change rewrites the job's row and adds an entry to EVERY full
@@ -78,6 +122,8 @@ STATEMENTS = (
     # Batch progress counts children by state; also finds a batch's jobs.
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
+    *PROGRESS_STATEMENTS,
+    *CHANGE_MARKER_STATEMENTS,
 )
 
 
@@ -91,6 +137,10 @@ def install(cr) -> None:
 UNINSTALL_STATEMENTS = (
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
+    "DROP TABLE IF EXISTS queue_job_progress",
+    *DROP_CHANGE_TRIGGERS,
+    "DROP FUNCTION IF EXISTS background_job_count_change()",
+    *("DROP SEQUENCE IF EXISTS " + name for name in changes.SEQUENCES),
 )
 
 

@@ -7,7 +7,9 @@ each statement next to the function that runs it:
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
 - admin.py: the backend's changes and locks;
-- supersede.py: the rule of every statement that sets jobs back to pending.
+- supersede.py: the rule of every statement that sets jobs back to pending;
+- progress.py: running jobs' progress, and batches' share of it;
+- changes.py: the change markers of the live backend.
 
 The job row (its columns, ClaimedJob) is engine/job_row.py. Functions take
 a DB-API cursor and never commit: the caller owns the transaction (the
@@ -20,6 +22,8 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
+from .changes import change_markers
+from .progress import progress_of_jobs, running_children_progress, write_progress
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
     NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
@@ -45,4 +49,5 @@ __all__ = [
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now',
     'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
     'unregister_worker',
+    'change_markers', 'progress_of_jobs', 'running_children_progress', 'write_progress',
 ]
