@@ -21,7 +21,7 @@ ValueError: set_progress(): done (11) is more than total (10)
 ...                     clock=lambda: clock[0])
 >>> for step in range(100):
 ...     clock[0] = step * 0.01
-...     reporter.report(checked(step, 100))
+...     reporter.report(step, 100)
 >>> reporter.flush(); writes
 [50, 99]
 """
@@ -59,26 +59,42 @@ class Reported:
 def checked(done, total=None, message=None) -> Reported:
     """The values of set_progress(done, total, message); ValueError when a
     number is not a finite number >= 0 or done is more than total."""
-    done = _number('done', done)
+    _check(done, total)
+    return Reported(done, total, _message(message))
+
+
+def _check(done, total) -> None:
+    # on every set_progress(): plain ints and floats take the short way
+    if not _plain(done):
+        _number('done', done)
     if total is not None:
-        total = _number('total', total)
+        if not _plain(total):
+            _number('total', total)
         if done > total:
             raise ValueError('set_progress(): done (%s) is more than total (%s)' % (done, total))
-    if message is not None:
-        message = serialization.storable_text(str(message))
-        limit = defaults.PROGRESS_MESSAGE_MAX_CHARS
-        if len(message) > limit:
-            message = message[:limit - 3] + '...'
-    return Reported(done, total, message)
 
 
-def _number(name, value):
+def _plain(value) -> bool:
+    """An int or float >= 0 (and finite: NaN fails both comparisons)."""
+    kind = type(value)
+    return (kind is int and value >= 0) or (kind is float and 0 <= value < math.inf)
+
+
+def _number(name, value) -> None:
+    """Any other number (Decimal, numpy): ValueError unless finite and >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError('set_progress(): %s must be a number, not %r' % (name, value))
     if not math.isfinite(value) or value < 0:
         raise ValueError('set_progress(): %s must be a finite number >= 0, not %r'
                          % (name, value))
-    return value
+
+
+def _message(message) -> Optional[str]:
+    if message is None:
+        return None
+    message = serialization.storable_text(str(message))
+    limit = defaults.PROGRESS_MESSAGE_MAX_CHARS
+    return message if len(message) <= limit else message[:limit - 3] + '...'
 
 
 Write = Callable[[int, Reported], None]
@@ -96,21 +112,23 @@ class Reporter:
         self._write = write
         self._interval = interval
         self._clock = clock
-        self._latest: Optional[Reported] = None
+        self._latest: Optional[tuple] = None  # (done, total, message), checked
         self._next_write = math.inf if interval is None else clock() + interval
 
-    def report(self, value: Reported) -> None:
-        self._latest = value
+    def report(self, done, total=None, message=None) -> None:
+        """Keep checked values (see checked()); write them if it is time."""
+        self._latest = (done, total, message)
         if self._clock() >= self._next_write:
             self.flush()
 
     def flush(self) -> None:
         """Write the latest value if it was not written yet."""
-        value, self._latest = self._latest, None
-        if value is None or self._write is None:
+        latest, self._latest = self._latest, None
+        if latest is None or self._write is None:
             return
+        done, total, message = latest
         try:
-            self._write(self.job_id, value)
+            self._write(self.job_id, Reported(done, total, _message(message)))
             self.writes += 1
         except Exception:  # the job goes on; its progress stays as last written
             _logger.warning('could not write the progress of job %s; it is not written '
@@ -143,11 +161,11 @@ def report(job_id: Optional[int], done, total=None, message=None) -> bool:
     """set_progress() of the job ``job_id`` (from the job's context): checked
     always; kept if that job's attempt runs on this thread (False: not in a
     job, nothing kept)."""
-    value = checked(done, total, message)
+    _check(done, total)  # the message is made storable when written
     reporter = getattr(_current, 'reporter', None)
     if reporter is None or job_id is None or reporter.job_id != job_id:
         return False
-    reporter.report(value)
+    reporter.report(done, total, message)
     return True
 
 

@@ -44,7 +44,7 @@ def test_100000_reports_in_two_seconds_make_four_writes():
                                  clock=lambda: clock[0])
     for step in range(100000):
         clock[0] = step * 2.0 / 100000
-        reporter.report(progress.checked(step + 1, 100000))
+        reporter.report(step + 1, 100000)
     reporter.flush()
     assert len(writes) == 3 + 1  # at 0.5, 1.0, 1.5 s, and the last value at the end
     assert writes[-1] == 100000
@@ -63,7 +63,7 @@ def test_a_failing_write_is_logged_once_and_never_fails_the_job():
     reporter = progress.Reporter(1, broken, 0.5, clock=lambda: clock[0])
     for step in range(10):
         clock[0] = step
-        reporter.report(progress.checked(step))
+        reporter.report(step)
     reporter.flush()
     assert len(calls) == 1
 

@@ -1,5 +1,6 @@
 """Job methods of the progress tests (tests/test_progress*.py) and of the
 progress benchmark (bench/__main__.py)."""
+import hashlib
 import time
 
 from odoo import models
@@ -35,13 +36,14 @@ class TestRecordProgress(models.Model):
         return marker
 
     @job
-    def progress_loop(self, count, report=True):
-        """A loop of ``count`` steps of a little work each, reporting every
-        step with ``report`` (the benchmark compares both)."""
+    def progress_loop(self, count, report=True, chunk_bytes=0):
+        """``count`` steps, each hashing ``chunk_bytes`` bytes (the work of an
+        import that checksums its file's chunks), reporting every step with
+        ``report`` (the benchmark compares both)."""
         jobs = self.env['queue.job']
-        total = 0
+        chunk = b'x' * chunk_bytes
         for step in range(count):
-            total += sum(range(step % 100))
+            hashlib.sha256(chunk).digest()
             if report:
                 jobs.set_progress(step + 1, count)
-        return total
+        return count
