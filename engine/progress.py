@@ -64,20 +64,17 @@ def checked(done, total=None, message=None) -> Reported:
 
 
 def _check(done, total) -> None:
-    # on every set_progress(): plain ints and floats take the short way
-    if not _plain(done):
+    # On every set_progress(), so plain ints and floats >= 0 are checked
+    # inline (NaN fails both comparisons, inf the second); the rest by _number.
+    kind = type(done)
+    if not ((kind is int and done >= 0) or (kind is float and 0 <= done < math.inf)):
         _number('done', done)
     if total is not None:
-        if not _plain(total):
+        kind = type(total)
+        if not ((kind is int and total >= 0) or (kind is float and 0 <= total < math.inf)):
             _number('total', total)
         if done > total:
             raise ValueError('set_progress(): done (%s) is more than total (%s)' % (done, total))
-
-
-def _plain(value) -> bool:
-    """An int or float >= 0 (and finite: NaN fails both comparisons)."""
-    kind = type(value)
-    return (kind is int and value >= 0) or (kind is float and 0 <= value < math.inf)
 
 
 def _number(name, value) -> None:
@@ -138,7 +135,11 @@ class Reporter:
             self._next_write = self._clock() + self._interval
 
 
-_current = threading.local()
+class _Current(threading.local):
+    reporter: Optional[Reporter] = None  # of the attempt running on this thread
+
+
+_current = _Current()
 
 
 @contextlib.contextmanager
@@ -148,7 +149,7 @@ def reporting(job_id: int, write: Write,
     this thread (a job run now inside another job has its own, then the
     outer one's is back); its latest value is written when the block ends."""
     reporter = Reporter(job_id, write, interval)
-    outer = getattr(_current, 'reporter', None)
+    outer = _current.reporter
     _current.reporter = reporter
     try:
         yield reporter
@@ -162,7 +163,7 @@ def report(job_id: Optional[int], done, total=None, message=None) -> bool:
     always; kept if that job's attempt runs on this thread (False: not in a
     job, nothing kept)."""
     _check(done, total)  # the message is made storable when written
-    reporter = getattr(_current, 'reporter', None)
+    reporter = _current.reporter
     if reporter is None or job_id is None or reporter.job_id != job_id:
         return False
     reporter.report(done, total, message)
