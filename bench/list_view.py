@@ -39,8 +39,9 @@ from tests.odoo_server import OdooServer, test_output_dir  # noqa: E402
 BENCH_DB = 'background_job_bench_ui'
 NAME = 'bench_list_view'
 MANAGER = 'bench_manager'
-LIST_FIELDS = ['state', 'name', 'model_name', 'method_name', 'channel', 'priority', 'user_id',
-               'company_id', 'date_created', 'date_started', 'date_done', 'exec_time', 'retry']
+LIST_FIELDS = ['state', 'progress', 'name', 'model_name', 'method_name', 'channel', 'priority',
+               'user_id', 'company_id', 'date_created', 'date_started', 'date_done', 'exec_time',
+               'retry']
 # The default filter of the Jobs action (views/queue_job_views.xml).
 DEFAULT_DOMAIN = [('state', 'in', ['pending', 'started', 'failed'])]
 # --smoke: few rows, yet 3% of them (90) match the default filter: a full
@@ -163,6 +164,19 @@ def measure_rpc(server, runs, domain=DEFAULT_DOMAIN):
     return length, time_runs(lambda: open_jobs_list(session, action_id, domain), runs)
 
 
+def measure_live_poll(server, runs):
+    """The live backend's poll (controllers/live.py), as an open job list
+    sends it every second: (median, worst) when nothing changed (the two
+    change markers), then when the jobs changed (the failed-jobs count of
+    the menu's badge too)."""
+    session = ensure_manager(server)
+    marker = session.post('/background_job/changes', {})['jobs']
+    unchanged = time_runs(
+        lambda: session.post('/background_job/changes', {'failed_since': marker}), runs)
+    changed = time_runs(lambda: session.post('/background_job/changes', {}), runs)
+    return unchanged, changed
+
+
 # Clicks the Jobs menu and resolves, in milliseconds, once the job list
 # (a list with a Method column) shows its rows and no request is pending:
 # timed inside the page, so the driver's polling adds nothing.
@@ -251,6 +265,12 @@ def main():
         length, (rpc_median, rpc_worst) = measure_rpc(server, options.runs, domain=[])
         print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
             options.rows, length, rpc_median * 1000, rpc_worst * 1000))
+        unchanged, changed = measure_live_poll(server, options.runs)
+        print('\n| rows | live poll | median | worst |\n|---|---|---|---|')
+        for what, (median, worst) in (('nothing changed', unchanged),
+                                       ('jobs changed: with the failed count', changed)):
+            print('| {:,} | {} | {:.1f} ms | {:.1f} ms |'.format(
+                options.rows, what, median * 1000, worst * 1000))
 
 
 if __name__ == '__main__':

@@ -33,7 +33,13 @@ class TestLiveBackendBrowser(BackendBrowserCase):
         """Jobs, without the default filter (done jobs stay listed)."""
         self.click_menu(browser, 'queue_job_menu')
         browser.wait_for('.o_list_view')
-        browser.wait_for('.o_searchview_facet .o_facet_remove').click()
+
+        def removed(driver):
+            facet = browser._displayed('.o_searchview_facet .o_facet_remove')
+            if facet:
+                facet.click()
+            return not facet
+        browser.wait_until(removed, 'the default filter removed')
         browser.wait_idle()
 
     @staticmethod
@@ -128,6 +134,20 @@ class TestLiveBackendBrowser(BackendBrowserCase):
                         % shown)
         print('live backend: a finished job shown after %.2f s' % shown)
 
+        # rows selected to act on: the list waits until they are unselected
+        self.toggle_row(browser, 'Close the day')
+        other_id = self.enqueue(lambda records: records.create({'name': 'next'}).with_delay(
+            description='Open the day').log_run('live'))
+        self.wait_done_in_database(other_id)
+        time.sleep(2.5)
+        self.assertIsNone(self.row_cell(browser, 'Open the day', 'td'))
+        self.assertEqual(self.row_cell(browser, 'Close the day',
+                                       '.o_list_record_selector input:checked'), '')
+        browser.screenshot('selected-rows-kept')
+        self.toggle_row(browser, 'Close the day')
+        self.wait_text(browser, '.o_list_view .o_data_row', 'Open the day', timeout=5)
+        browser.screenshot('unselected-then-reloaded')
+
         badge = 'a[data-menu-xmlid="background_job.queue_job_menu"] .o_background_job_failed_badge'
         before = int(browser._displayed(badge).text) if browser._displayed(badge) else 0
         failed_id = self.enqueue(lambda records: records.create({'name': 'bad'}).with_delay(
@@ -141,6 +161,24 @@ class TestLiveBackendBrowser(BackendBrowserCase):
         self.assertLess(counted, 2.5, 'the badge counted the failure after %.1f s' % counted)
         print('live backend: a failure counted on the badge after %.2f s' % counted)
         self.assert_not_reloaded(browser)
+
+        # Channels: not a live view, but the badge still follows the jobs
+        self.click_menu(browser, 'queue_job_channel_menu')
+        for _ in range(3):
+            self.db.query("SELECT nextval('background_job_job_changes')")
+            time.sleep(1.2)
+        browser.check_no_errors()
+
+    @staticmethod
+    def toggle_row(browser, text):
+        """Click the checkbox of the list row that shows ``text``."""
+        browser.driver.execute_script("""
+            var text = arguments[0];
+            document.querySelectorAll('.o_list_view .o_data_row').forEach(function (row) {
+                if (row.textContent.indexOf(text) >= 0) {
+                    row.querySelector('.o_list_record_selector input').click();
+                }
+            });""", text)
 
     def wait_done_in_database(self, job_id):
         return self.wait_state_in_database(job_id, 'done')

@@ -54,7 +54,7 @@ Loading.include({
 WebClient.include({
     show_application: function () {
         var result = this._super.apply(this, arguments);
-        this._backgroundJobLive = {markers: null, settle: false, busy: false};
+        this._backgroundJobLive = {markers: null, settle: false, deferred: false, busy: false};
         this._backgroundJobTimer = setInterval(this._backgroundJobTick.bind(this), INTERVAL);
         return result;
     },
@@ -98,7 +98,11 @@ WebClient.include({
                 return previous && markers[kind] !== previous[kind];
             };
             var changed = controller && _.some(LIVE_MODELS[controller.modelName], moved);
-            var reload = (changed || live.settle) && controller === self._backgroundJobController();
+            var due = controller && (changed || live.settle || live.deferred);
+            // not under a user who selected rows to act on: once they are unselected
+            var reload = due && controller === self._backgroundJobController() &&
+                !(controller.selectedRecords && controller.selectedRecords.length);
+            live.deferred = due && !reload;
             live.settle = changed || moved('jobs');
             live.markers = markers;
             if (markers.failed !== null) {
