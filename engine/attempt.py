@@ -6,7 +6,9 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
 1. lock the claimed row (store.lock_for_run; BEGIN travels with it), or stop
    if the job is no longer this worker's;
 2. call the job (the application builds its environment and calls its
-   method);
+   method); the progress it reports (engine/progress.py) is written on the
+   worker's connection, never in this transaction, and once more when the
+   attempt ends;
 3. done: the done update travels with COMMIT (store.finish_run); a row that
    is no longer the job's makes that fail: JobLostError, rolled back;
 4. on an error: roll the job's work back to just after the lock (the row
