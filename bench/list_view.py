@@ -266,9 +266,10 @@ def main():
         print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
             options.rows, length, rpc_median * 1000, rpc_worst * 1000))
         unchanged, changed = measure_live_poll(server, options.runs)
-        print('\n| rows | live poll | median | worst |\n|---|---|---|---|')
-        for what, (median, worst) in (('nothing changed', unchanged),
-                                       ('jobs changed: with the failed count', changed)):
+        print('\n| rows | request | median | worst |\n|---|---|---|---|')
+        for what, (median, worst) in (('live poll, nothing changed', unchanged),
+                                       ('live poll, jobs changed: with the failed count',
+                                        changed)):
             print('| {:,} | {} | {:.1f} ms | {:.1f} ms |'.format(
                 options.rows, what, median * 1000, worst * 1000))
 
