@@ -2,7 +2,7 @@ odoo.define('background_job.live_backend', function (require) {
 "use strict";
 /**
  * The live backend: while a Jobs, Batches or Workers list, a job or worker
- * form, or the Job Queue menu (its failed-jobs badge) is on screen, ask the
+ * form, or the Job Queue app's menu (its failed-jobs badge) is on screen, ask the
  * server once a second whether jobs or workers changed (/background_job/
  * changes: two sequence reads), and only then reload the view and the
  * badge. At most one request a second per browser tab, never two at once,
@@ -80,7 +80,9 @@ WebClient.include({
     _backgroundJobTick: function () {
         var live = this._backgroundJobLive;
         var controller = this._backgroundJobController();
-        var $menu = $(JOBS_MENU);
+        // the badge counts while the Job Queue app's menu is shown (every
+        // app's menu is in the page, hidden but for the current app's)
+        var $menu = $(JOBS_MENU).filter(':visible');
         if (!controller && !$menu.length) {
             live.markers = null;  // nothing live on screen: start afresh later
             return;
