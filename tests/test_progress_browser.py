@@ -119,6 +119,30 @@ class TestLiveBackendBrowser(BackendBrowserCase):
         self.assert_not_reloaded(browser)
         browser.check_no_errors()
 
+    def test_the_workers_list_counts_a_running_job_as_it_starts_and_ends(self):
+        browser = self.live_browser()
+        self.click_menu(browser, 'queue_job_worker_menu')
+        # the Running column of the live worker's row
+        running = "var row = Array.from(document.querySelectorAll('.o_list_view .o_data_row'))" \
+                  ".find(function (row) { return row.textContent.indexOf('Live') >= 0; });" \
+                  "return row && row.querySelector('td:last-child').textContent.trim();"
+        browser.wait_until(lambda driver: driver.execute_script(running) == '0', 'a live worker')
+        job_id = self.enqueue(lambda records: records.create({'name': 'slow'}).with_delay(
+            description='Count the stock').sleep_and_log('workers', 4))
+        started_at = self.wait_state_in_database(job_id, 'started')
+        browser.wait_until(lambda driver: driver.execute_script(running) == '1',
+                           'the live worker running 1 job', timeout=10)
+        shown = time.monotonic() - started_at
+        browser.screenshot('worker-runs-a-job')
+        done_at = self.wait_done_in_database(job_id)
+        browser.wait_until(lambda driver: driver.execute_script(running) == '0',
+                           'the live worker running none', timeout=10)
+        ended = time.monotonic() - done_at
+        browser.screenshot('worker-idle-again')
+        self.assertLess(max(shown, ended), 2.5, (shown, ended))
+        self.assert_not_reloaded(browser)
+        browser.check_no_errors()
+
     def test_a_finished_job_and_a_new_failure_show_within_2_seconds(self):
         browser = self.live_browser()
         self.show_all_jobs(browser)

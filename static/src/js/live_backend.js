@@ -100,7 +100,9 @@ WebClient.include({
                 return previous && markers[kind] !== previous[kind];
             };
             var changed = controller && _.some(LIVE_MODELS[controller.modelName], moved);
-            var due = controller && (changed || live.settle || live.deferred);
+            // the first poll on a live view cannot know what changed since the
+            // view loaded: it reloads once
+            var due = controller && (!previous || changed || live.settle || live.deferred);
             // not under a user who selected rows to act on: once they are unselected
             var reload = due && controller === self._backgroundJobController() &&
                 !(controller.selectedRecords && controller.selectedRecords.length);
