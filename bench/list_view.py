@@ -38,8 +38,9 @@ from tests.odoo_server import test_output_dir  # noqa: E402
 BENCH_DB = 'background_job_bench_ui'
 NAME = 'bench_list_view'
 MANAGER = 'bench_manager'
-LIST_FIELDS = ['state', 'name', 'model_name', 'method_name', 'channel', 'priority', 'user_id',
-               'company_id', 'date_created', 'date_started', 'date_done', 'exec_time', 'retry']
+LIST_FIELDS = ['state', 'progress', 'name', 'model_name', 'method_name', 'channel', 'priority',
+               'user_id', 'company_id', 'date_created', 'date_started', 'date_done', 'exec_time',
+               'retry']
 # The default filter of the Jobs action (views/queue_job_views.xml).
 DEFAULT_DOMAIN = [('state', 'in', ['pending', 'started', 'failed'])]
 # --smoke: few rows, yet 3% of them (90) match the default filter: a full
@@ -165,6 +166,19 @@ def measure_rpc(server, runs, domain=DEFAULT_DOMAIN):
     return length, time_runs(lambda: open_jobs_list(session, action_id, domain), runs)
 
 
+def measure_live_poll(server, runs):
+    """The live backend's poll (controllers/live.py), as an open job list
+    sends it every second: (median, worst) when nothing changed (the two
+    change markers), then when the jobs changed (the failed-jobs count of
+    the menu's badge too)."""
+    session = ensure_manager(server)
+    marker = session.post('/background_job/changes', {})['jobs']
+    unchanged = time_runs(
+        lambda: session.post('/background_job/changes', {'failed_since': marker}), runs)
+    changed = time_runs(lambda: session.post('/background_job/changes', {}), runs)
+    return unchanged, changed
+
+
 # Clicks the Jobs menu and resolves, in milliseconds, once the job list
 # (a list with a Method column) shows its rows and no request is pending:
 # timed inside the page, so the driver's polling adds nothing.
@@ -252,3 +266,12 @@ def print_table(rows, rpc, browser, unfiltered):
     length, (rpc_median, rpc_worst) = unfiltered
     print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
         rows, length, rpc_median * 1000, rpc_worst * 1000))
+
+
+def print_live_poll(rows, unchanged, changed):
+    """The live backend's poll rows: (median, worst) each."""
+    print('| rows | request | median | worst |\n|---|---|---|---|')
+    for what, (median, worst) in (('live poll, nothing changed', unchanged),
+                                   ('live poll, jobs changed: with the failed count', changed)):
+        print('| {:,} | {} | {:.1f} ms | {:.1f} ms |'.format(rows, what, median * 1000,
+                                                           worst * 1000))

@@ -3,7 +3,7 @@
 ``background_job_bench_ui``), on one real Odoo server without job threads:
 
 * the Jobs list (bench/list_view.py): rpc and browser, default filter and
-  no filter;
+  no filter; the live backend's poll of an open list;
 * the Overview, the Job Queue app's first screen (bench/overview.py): rpc
   and browser;
 * ``GET /background_job/metrics`` (bench/metrics.py): the request and its
@@ -38,10 +38,13 @@ def main():
         list_rpc = list_view.measure_rpc(server, options.runs)
         list_browser = browse and list_view.measure_browser(server, options.runs)
         unfiltered = list_view.measure_rpc(server, options.runs, domain=[])
+        live_poll = list_view.measure_live_poll(server, options.runs)
         overview_rpc = overview.measure_rpc(server, options.runs)
         overview_browser = browse and overview.measure_browser(server, options.runs)
         scrape = metrics.measure(server, options.db, options.runs)
     list_view.print_table(options.rows, list_rpc, list_browser, unfiltered)
+    print()
+    list_view.print_live_poll(options.rows, *live_poll)
     print()
     print_overview(options.rows, overview_rpc, overview_browser)
     print()

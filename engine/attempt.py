@@ -6,7 +6,9 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
 1. lock the claimed row (store.lock_for_run; BEGIN travels with it), or stop
    if the job is no longer this worker's;
 2. call the job (the application builds its environment and calls its
-   method);
+   method); the progress it reports (engine/progress.py) is written on the
+   worker's connection, never in this transaction, and once more when the
+   attempt ends;
 3. done: the done update travels with COMMIT (store.finish_run); a row that
    is no longer the job's makes that fail: JobLostError, rolled back;
 4. on an error: roll the job's work back to just after the lock (the row
@@ -45,7 +47,7 @@ from typing import Any, ContextManager, Optional, Protocol, Tuple
 
 import psycopg2
 
-from . import batch, defaults, serialization, store
+from . import batch, defaults, progress, serialization, store
 from .exceptions import JobInterrupted, JobLostError
 from .outage import connection_lost
 from .retry import RetryPolicy
@@ -137,7 +139,8 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
 def _perform_watched(app, connection, job, worker_id, running) -> None:
     policy, started = running.policy, running.started
     try:
-        with app.scope():
+        # progress is written on ``connection``, idle while the job runs
+        with app.scope(), progress.reporting(job.id, progress.on_connection(connection)):
             failed = _run_locked(app, job, worker_id, running.timeout, policy, started, running)
     except JobInterrupted:  # taken over: the watchdog records the outcome
         _ended_by_watchdog(app)
@@ -304,13 +307,15 @@ def perform_now(app: Application, cr, job: store.ClaimedJob) -> None:
         return
     savepoint = 'background_job_now_%d' % next(_savepoint_names)
     cr.execute('SAVEPOINT ' + savepoint)
-    try:
-        result = app.call(cr, job)
-    except Exception as error:
-        cr.execute('ROLLBACK TO SAVEPOINT ' + savepoint)
-        app.changes_rolled_back()
-        _record_now(app, cr, job, error, policy, started)
-        raise
+    # its progress is written once, at the end (after a failure's rollback)
+    with progress.reporting(job.id, progress.in_transaction(cr), interval=None):
+        try:
+            result = app.call(cr, job)
+        except Exception as error:
+            cr.execute('ROLLBACK TO SAVEPOINT ' + savepoint)
+            app.changes_rolled_back()
+            _record_now(app, cr, job, error, policy, started)
+            raise
     cr.execute('RELEASE SAVEPOINT ' + savepoint)
     if not store.finish_now(cr, job.id, CALLER, bounded_result(result),
                             time.monotonic() - started):  # the job changed its own row

@@ -13,6 +13,8 @@ for good: failed; cancelled: cancelled; set done by hand: done).
 >>> progress = Progress.from_counts({'done': 7, 'failed': 1, 'started': 2})
 >>> (progress.total, progress.finished, progress.percent)
 (10, 8, 80.0)
+>>> Progress.from_counts({'done': 7, 'failed': 1, 'started': 2}, partial=0.75).percent
+87.5
 >>> batch_state('waiting', None, progress), batch_state('done', 9, progress)
 ('running', 'done_with_failures')
 >>> batch_state('failed', 9, Progress.from_counts({'done': 3}))  # its done method failed
@@ -73,11 +75,14 @@ class Progress:
     cancelled: int = 0
     running: int = 0
     pending: int = 0  # pending, or waiting (a nested batch not finished)
+    # the running children's reported shares (0 to 1 each), summed
+    partial: float = 0.0
 
     @classmethod
-    def from_counts(cls, counts: Mapping[str, int]) -> 'Progress':
-        """From ``{child state: count}`` (``store.batch_progress``)."""
-        return cls(total=sum(counts.values()),
+    def from_counts(cls, counts: Mapping[str, int], partial: float = 0.0) -> 'Progress':
+        """From ``{child state: count}`` (``store.batch_progress``) and the
+        running children's progress (``store.running_children_progress``)."""
+        return cls(partial=partial, total=sum(counts.values()),
                    done=counts.get(states.DONE, 0),
                    failed=counts.get(states.FAILED, 0),
                    cancelled=counts.get(states.CANCELLED, 0),
@@ -90,8 +95,10 @@ class Progress:
 
     @property
     def percent(self) -> float:
-        """Share of children finished; 100 for a batch without children."""
-        return round(100.0 * self.finished / self.total, 1) if self.total else 100.0
+        """Share of children finished, running ones counted by their own
+        progress; 100 for a batch without children."""
+        share = (self.finished + min(self.partial, self.running)) / self.total if self.total else 1
+        return round(100.0 * share, 1)
 
 
 def batch_state(parent_state: str, done_job_id: Optional[int], progress: Progress) -> str:

@@ -8,7 +8,7 @@ Two kinds:
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
   BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, STATEMENT_TIMEOUT_MARGIN,
-  and a job's
+  PROGRESS_WRITE_INTERVAL, PROGRESS_MESSAGE_MAX_CHARS, and a job's
   defaults CHANNEL, PRIORITY, MAX_RETRIES, JOB_SIZE (``@job(...)`` and
   ``with_delay(...)`` override them per method and per call).
 """
@@ -72,6 +72,11 @@ CONFLICT_RETRY_DELAY = 1
 # many seconds beyond its time limit: a safety net should the watchdog (in
 # the control thread) be cut off from the database.
 STATEMENT_TIMEOUT_MARGIN = 30
+# A running job's progress (set_progress) is written at most this often,
+# in seconds, and once when its attempt ends.
+PROGRESS_WRITE_INTERVAL = 0.5
+# A progress message is stored up to this many characters.
+PROGRESS_MESSAGE_MAX_CHARS = 500
 
 # -- a job's defaults -----------------------------------------------------------
 # The channel of a job whose method and call name none.

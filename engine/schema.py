@@ -1,10 +1,10 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
 identity keys rely on, the delete guards that stand in for foreign keys,
-and the table of stop requests.
-Run by ``queue.job``'s ``init()`` on install and
-upgrade (the channel table's by ``queue.job.channel``'s); every statement
-is idempotent."""
-from .store import lock_keys
+and the table of stop requests, the progress table of running jobs and the
+live backend's change markers. Run by ``queue.job``'s ``init()`` on install
+and upgrade (the channel table's by ``queue.job.channel``'s); every
+statement is idempotent."""
+from .store import changes, lock_keys
 from .store.jobs import CHANNELS_CHANGED, NOTIFY_CHANNEL
 
 # The triggers that guard users and companies against deletion (see
@@ -12,6 +12,48 @@ from .store.jobs import CHANNELS_CHANGED, NOTIFY_CHANNEL
 DROP_DELETE_GUARDS = (
     "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_users",
     "DROP TRIGGER IF EXISTS background_job_restrict_delete ON res_company",
+)
+
+# Running jobs' progress (engine/store/progress.py): a table of its own, not
+# columns of queue_job, so that writing it never waits on the job's row
+# lock, nor adds a version of the job's row, and it is gone with its job.
+PROGRESS_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS queue_job_progress (
+           job_id integer PRIMARY KEY REFERENCES queue_job (id) ON DELETE CASCADE,
+           attempt_started timestamp,
+           done double precision NOT NULL,
+           total double precision,
+           message text,
+           write_date timestamp NOT NULL)""",
+)
+
+# The live backend's change markers (engine/store/changes.py): triggers
+# advance a sequence on every change. UPDATE counts per row, so the
+# claims of idle workers (statements that change no row) move nothing;
+# INSERT and DELETE per statement, so a batch of 10,000 jobs or a purge
+# costs one nextval(). An upsert of progress fires the INSERT trigger.
+CHANGE_TRIGGERS = (
+    ('queue_job', 'INSERT OR DELETE', 'STATEMENT', changes.JOB_CHANGES),
+    ('queue_job', 'UPDATE', 'ROW', changes.JOB_CHANGES),
+    ('queue_job_progress', 'INSERT', 'STATEMENT', changes.JOB_CHANGES),
+    ('queue_job_worker', 'INSERT OR UPDATE OR DELETE', 'STATEMENT', changes.WORKER_CHANGES),
+)
+DROP_CHANGE_TRIGGERS = tuple(
+    "DROP TRIGGER IF EXISTS background_job_change_%s ON %s" % (level.lower(), table)
+    for table, _events, level, _sequence in CHANGE_TRIGGERS)
+CHANGE_MARKER_STATEMENTS = (
+    *("CREATE SEQUENCE IF NOT EXISTS " + name for name in changes.SEQUENCES),
+    """CREATE OR REPLACE FUNCTION background_job_count_change() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+           PERFORM nextval(TG_ARGV[0]);
+           RETURN NULL;
+       END $$""",
+    *DROP_CHANGE_TRIGGERS,
+    *("""CREATE TRIGGER background_job_change_%s AFTER %s ON %s FOR EACH %s
+         EXECUTE PROCEDURE background_job_count_change('%s')"""
+      % (level.lower(), events, table, level, sequence)
+      for table, events, level, sequence in CHANGE_TRIGGERS),
 )
 
 # Every state change rewrites the job's row and adds an entry to EVERY full
@@ -107,6 +149,8 @@ STATEMENTS = (
            date_started timestamp NOT NULL,
            requested_by text NOT NULL,
            date_requested timestamp NOT NULL)""",
+    *PROGRESS_STATEMENTS,
+    *CHANGE_MARKER_STATEMENTS,
 )
 
 
@@ -153,6 +197,10 @@ UNINSTALL_STATEMENTS = (
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
     "DROP FUNCTION IF EXISTS background_job_channels_changed() CASCADE",
     "DROP FUNCTION IF EXISTS background_job_lock_key_free(varchar, integer, timestamp, integer)",
+    "DROP TABLE IF EXISTS queue_job_progress",
+    *DROP_CHANGE_TRIGGERS,
+    "DROP FUNCTION IF EXISTS background_job_count_change()",
+    *("DROP SEQUENCE IF EXISTS " + name for name in changes.SEQUENCES),
 )
 
 

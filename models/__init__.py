@@ -1,6 +1,7 @@
 from . import queue_job_channel
 from . import queue_job_worker
 from . import queue_job
+from . import queue_job_progress
 from . import queue_job_batch
 from . import queue_job_related_action
 from . import queue_job_overview

@@ -18,7 +18,7 @@ class IrUiMenu(models.Model):
         menu = self.env.ref(JOBS_MENU, raise_if_not_found=False)
         if not menu or menu.id not in menus.get('all_menu_ids', ()):
             return menus
-        failed = self.env['queue.job'].search_count([('state', '=', 'failed')])
+        failed = self._background_job_failed_count()
         if not failed:
             return menus
         menus = copy.deepcopy(menus)
@@ -26,6 +26,16 @@ class IrUiMenu(models.Model):
             if item.get('id') == menu.id:
                 item['background_job_failed'] = failed
         return menus
+
+    @api.model
+    def _background_job_failed_count(self):
+        """The badge's number: the failed jobs the user sees (None for a user
+        who may not read jobs). Also polled by the live backend
+        (controllers/live.py)."""
+        jobs = self.env['queue.job']
+        if not jobs.check_access_rights('read', raise_exception=False):
+            return None
+        return jobs.search_count([('state', '=', 'failed')])
 
 
 def _walk(item):

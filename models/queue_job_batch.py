@@ -47,13 +47,22 @@ class QueueJobBatch(models.Model):
     batch_failed = fields.Integer('Failed Jobs', compute='_compute_batch_progress')
     batch_running = fields.Integer('Running Jobs', compute='_compute_batch_progress')
     batch_progress = fields.Float('Progress (%)', compute='_compute_batch_progress',
-                                  help='Share of the jobs of the batch that have finished.')
+                                  help='Share of the jobs of the batch that have finished; '
+                                       'running jobs count with the progress they report.')
+
+    def _compute_progress(self):
+        """A batch's progress is its jobs' (batch_progress)."""
+        super()._compute_progress()
+        for record in self.filtered('is_batch'):
+            record.progress = record.batch_progress
 
     def _compute_batch_progress(self):
         batches = self.filtered(lambda job: job.is_batch and isinstance(job.id, int))
         counts = store.batch_progress(self.env.cr, batches.ids) if batches else {}
+        partial = store.running_children_progress(self.env.cr, batches.ids) if batches else {}
         for record in self:
-            progress = batch.Progress.from_counts(counts.get(record.id, {}))
+            progress = batch.Progress.from_counts(counts.get(record.id, {}),
+                                                  partial.get(record.id, 0.0))
             record.batch_state = record in batches and batch.batch_state(
                 record.state, record.done_job_id.id, progress)
             record.batch_total = progress.total

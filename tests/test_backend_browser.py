@@ -69,13 +69,15 @@ class BackendBrowserCase(unittest.TestCase):
 
     @staticmethod
     def click_text(browser, css, text):
-        """Click the displayed element matching ``css`` whose text is ``text``."""
-        def find(driver):
+        """Click the displayed element matching ``css`` whose text is ``text``
+        (found again if the live backend re-rendered it meanwhile)."""
+        def click(driver):
             for element in driver.find_elements(By.CSS_SELECTOR, css):
                 if element.is_displayed() and ' '.join(element.text.split()) == text:
-                    return element
+                    element.click()
+                    return True
             return False
-        browser.wait_until(find, '%r with text %r' % (css, text)).click()
+        browser.wait_until(click, '%r with text %r' % (css, text))
         browser.wait_idle()
 
     @staticmethod

@@ -39,7 +39,8 @@ def test_make_bench_smoke_prints_every_measure():
                     'no-op jobs executed (queue-worker, 4 threads)',
                     'delay() in one transaction', 'batch_execute_job: 3,000 ids into 30 jobs',
                     'commit-to-start latency, idle queue', 'executed with 3,000 pending',
-                    'worker RSS after 100 / 1,000 jobs'):
+                    'a job calling set_progress() at each of its 10,000 steps (16 KiB hashed '
+                    'a step)', 'worker RSS after 100 / 1,000 jobs'):
         assert '| %s | ' % measure in output, output
 
 
@@ -51,6 +52,7 @@ def test_make_bench_ui_smoke_prints_its_table():
     default_row = next(line for line in output.splitlines() if 'default filter' in line)
     assert default_row.rstrip(' |').endswith(' ms'), default_row
     assert '| 3,000 | no filter | 3,000 | ' in output, output
+    assert '| 3,000 | live poll, nothing changed | ' in output, output
     # the overview, rpc and browser
     assert '| rows | screen | rpc median | rpc worst | browser median |' in output, output
     overview_row = next(line for line in output.splitlines() if '| overview |' in line)

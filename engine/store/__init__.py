@@ -10,7 +10,9 @@ each statement next to the function that runs it:
 - admin.py: the backend's changes and locks;
 - overview.py: open jobs per channel, jobs finished per minute (overview, metrics);
 - stops.py: stop requests for running jobs;
-- supersede.py: the rule of every statement that sets jobs back to pending.
+- supersede.py: the rule of every statement that sets jobs back to pending;
+- progress.py: running jobs' progress, and batches' share of it;
+- changes.py: the change markers of the live backend.
 
 The job row (its columns, ClaimedJob) is engine/job_row.py. Functions take
 a DB-API cursor and never commit: the caller owns the transaction (the
@@ -23,6 +25,8 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
+from .changes import change_markers
+from .progress import progress_of_jobs, running_children_progress, write_progress
 from .channels import ancestors as channel_ancestors
 from .channels import channel_load, check_name, ensure_channels, special_channels_exist
 from .jobs import (
@@ -55,4 +59,5 @@ __all__ = [
     'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
     'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
     'unregister_worker',
+    'change_markers', 'progress_of_jobs', 'running_children_progress', 'write_progress',
 ]

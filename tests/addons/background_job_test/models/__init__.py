@@ -5,3 +5,4 @@ from . import oca_record
 from . import limits_jobs
 from . import faults_record
 from . import claimfx_jobs
+from . import test_record_progress
