@@ -22,10 +22,9 @@ from odoo.exceptions import AccessError, UserError
 from ..engine import defaults, schema, serialization, states, store, watchdog
 from ..engine.job_method import find_job_method
 from ..service import options
+from .groups import MANAGER_GROUP
 
 _logger = logging.getLogger(__name__)
-
-MANAGER_GROUP = 'background_job.background_job_group_manager'
 
 # ``with_context(**{ENGINE_WRITE_KEY: ENGINE_WRITE})`` lets Python code write
 # protected fields. A JSON-RPC context holds only JSON values, never this

@@ -2,7 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import defaults, schema, store
-from .queue_job import MANAGER_GROUP
+from .groups import MANAGER_GROUP
 
 
 class QueueJobChannel(models.Model):

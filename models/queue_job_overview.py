@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
 from ..engine import overview, store
-from .queue_job import MANAGER_GROUP
+from .groups import MANAGER_GROUP
 
 # Shown workers: live and dead ones (stopped ones are history), newest
 # heartbeat first. Dead rows stay until the cleanup cron removes them.
