@@ -2,6 +2,7 @@ from . import models
 from . import cli
 from . import controllers
 from .service.decorator import job
+from .service.delayable import chain, group
 from .engine.exceptions import FailedJobError, RetryableJobError
 from .service.server import post_load
 

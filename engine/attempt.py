@@ -16,7 +16,9 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
    record it in a READ COMMITTED transaction on the worker's connection;
 5. report a job failed for good (the application notifies who enqueued it),
    then end the batches the job may have ended, each level in a transaction
-   of its own that begins after the job's committed.
+   of its own that begins after the job's committed; then, for a job that
+   others wait for, start its dependents that its own transaction could
+   not see ready (store.promote_dependents).
 
 Jobs run at once in the caller's transaction (run_now, a batch run now,
 ``trap_jobs().perform()``) go through the same outcome functions
@@ -110,6 +112,10 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
     ended = batch.batches_ended_by(job)
     if ended:
         finish_batches(connection, ended)
+    waited_for = ([job.id] if job.has_dependents else []) + batch.done_method_batches(job)
+    if waited_for:
+        with transaction(connection) as cr:
+            store.promote_dependents(cr, waited_for)
 
 
 def job_options(app: Application, job, default_timeout):

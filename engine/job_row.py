@@ -57,6 +57,8 @@ COLUMNS = (
     Column('job_size'),
     Column('done_method'),
     Column('job_res_id'),
+    # jobs wait for it: store/dependencies.py follows its end
+    Column('has_dependents'),
     Column('date_created', NOW_UTC),
     # an ended job's: the bench fills rows that ran (bench/list_view.py)
     Column('date_started'),
@@ -95,6 +97,7 @@ class ClaimedJob:
     max_retries: int
     timeout: int
     parent_id: Optional[int] = None  # the batch the job belongs to
+    has_dependents: Optional[bool] = None  # jobs wait for it (store/dependencies.py)
     # of the job's channel when claimed (0/None: no limit): not a job column
     capacity: Optional[int] = None
 

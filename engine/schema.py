@@ -1,7 +1,10 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
 identity keys rely on, and the delete guards that stand in for foreign keys.
+The dependency trigger and its functions are engine/store/dependencies.py.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
+
+from .store import dependencies
 
 # The triggers that guard users and companies against deletion (see
 # STATEMENTS), dropped before they are made again and on uninstall.
@@ -78,6 +81,8 @@ STATEMENTS = (
     # Batch progress counts children by state; also finds a batch's jobs.
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
+    # What follows the end of a job that others wait for.
+    *dependencies.SCHEMA,
 )
 
 
@@ -91,6 +96,7 @@ def install(cr) -> None:
 UNINSTALL_STATEMENTS = (
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
+    *dependencies.UNINSTALL,
 )
 
 

@@ -6,6 +6,7 @@ each statement next to the function that runs it:
 - channels.py: capacities and running counts;
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
+- dependencies.py: edges between jobs and what follows a job's end;
 - admin.py: the backend's changes and locks;
 - supersede.py: the rule of every statement that sets jobs back to pending.
 
@@ -20,6 +21,7 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
+from .dependencies import add_dependencies, promote_dependents
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
     NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
@@ -39,6 +41,7 @@ __all__ = [
     'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
+    'add_dependencies', 'promote_dependents',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
     'enqueue', 'purge_finished', 'seconds_to_next_eta',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',

@@ -1,3 +1,4 @@
 from . import test_record
 from . import test_record_attempt
 from . import company_record
+from . import chains_record

@@ -1,0 +1,31 @@
+"""Job methods of the chain, group and periodic-job tests (prefix chains_)."""
+import json
+import time
+
+from odoo import models
+
+from odoo.addons.background_job import FailedJobError, job
+
+
+class ChainsRecord(models.Model):
+    _inherit = 'background.job.test.record'
+
+    @job
+    def chains_step(self, marker, step=None, seconds=0):
+        """Log one run of a step (with the job's id and the time it ran)."""
+        if seconds:
+            time.sleep(seconds)
+        self.env.cr.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
+        info = {'step': step, 'job_id': self.env.context.get('background_job_id'),
+                'at': str(self.env.cr.fetchone()[0]), 'ids': self.ids}
+        self.env['background.job.test.log'].create({'marker': marker, 'info': json.dumps(info)})
+        return step
+
+    @job(max_retries=0)
+    def chains_fail(self, marker):
+        """Log, then fail for good (the log is rolled back)."""
+        self.env['background.job.test.log'].create({'marker': marker})
+        raise FailedJobError('chains: %s fails' % marker)
+
+    def chains_not_a_job(self):
+        return True
