@@ -1,10 +1,11 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
 identity keys rely on, and the delete guards that stand in for foreign keys.
-The dependency trigger and its functions are engine/store/dependencies.py.
+The dependency trigger and its functions are engine/store/dependencies.py,
+the periodic jobs' table engine/store/crons.py.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
 
-from .store import dependencies
+from .store import crons, dependencies
 
 # The triggers that guard users and companies against deletion (see
 # STATEMENTS), dropped before they are made again and on uninstall.
@@ -83,6 +84,8 @@ STATEMENTS = (
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
     # What follows the end of a job that others wait for.
     *dependencies.SCHEMA,
+    # Periodic jobs: one per cron and due time.
+    *crons.SCHEMA,
 )
 
 
@@ -97,6 +100,7 @@ UNINSTALL_STATEMENTS = (
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
     *dependencies.UNINSTALL,
+    *crons.UNINSTALL,
 )
 
 

@@ -5,6 +5,7 @@ from . import queue_job_batch
 from . import queue_job_dependency
 from . import background_job_demo
 from . import base
+from . import ir_cron
 from . import ir_ui_menu
 from . import ir_rule
 from . import res_users

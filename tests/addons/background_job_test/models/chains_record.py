@@ -37,5 +37,10 @@ class ChainsRecord(models.Model):
             raise FailedJobError('chains: record %s is not fixed' % self.id)
         return self.chains_step(marker, step='fixed')
 
+    def chains_cron_fail(self, marker):
+        """A periodic job's code that fails (a plain method: the cron's action calls it)."""
+        self.env['background.job.test.log'].create({'marker': marker})
+        raise ValueError('chains: periodic %s fails' % marker)
+
     def chains_not_a_job(self):
         return True
