@@ -4,6 +4,8 @@ has the queue's retries, time limit, channel and history
 (service/periodic.py)."""
 import logging
 
+import psycopg2.errors
+
 from odoo import api, fields, models
 
 from ..service import periodic
@@ -36,6 +38,12 @@ class IrCron(models.Model):
             return super()._callback(cron_name, server_action_id, job_id)
         try:
             periodic.enqueue_due(cron)
+        except psycopg2.errors.SerializationFailure:
+            # another server took this due time after this transaction began
+            # (store/crons.py TAKE_SLOT): its job is the one
+            self._cr.rollback()
+            _logger.info('cron %s: its job of this due time was enqueued by another server',
+                         cron_name)
         except Exception:  # as Odoo's own _callback: log, and the cron goes on
             self._cr.rollback()
             _logger.exception('cron %s: could not enqueue its job', cron_name)

@@ -3,9 +3,11 @@ it is due instead of running its code (models/ir_cron.py); one job per due
 time across servers (engine/store/crons.py)."""
 import logging
 
+import psycopg2
+
 from ..engine import states, store
 from ..engine.store import crons, dependencies
-from . import enqueue
+from . import enqueue, server
 
 _logger = logging.getLogger(__name__)
 
@@ -42,5 +44,20 @@ def enqueue_due(cron):
     dependencies.mark_has_dependents(cr, job_id)
     if running:
         store.add_dependencies(cr, [(job_id, running[0])])
-        store.promote_dependents(cr, [running[0]])  # ended since it was read
+        cr.after('commit', lambda: promote_after_commit(cr.dbname, running[0]))
     return job_id
+
+
+def promote_after_commit(dbname, job_id):
+    """The previous job may have ended while this transaction was open: its
+    own transaction, and the worker's check after it, did not see the new
+    edge. Checked again once both committed (READ COMMITTED): the new job
+    then starts at once (store/dependencies.py)."""
+    connection = server.connect(dbname)
+    try:
+        with connection, connection.cursor() as cr:
+            store.promote_dependents(cr, [job_id])
+    except psycopg2.Error:  # the finish cron checks again within a minute
+        _logger.warning('could not check the dependents of job %s', job_id, exc_info=True)
+    finally:
+        connection.close()

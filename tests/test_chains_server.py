@@ -3,7 +3,6 @@ the one before committed done, a group's callback runs once after all its
 members, a failure cancels what waits for it and a requeue revives it; and
 in committed transactions: a rolled-back caller leaves no job, a job of
 another database is refused."""
-import datetime
 import json
 import statistics
 import unittest
@@ -15,19 +14,14 @@ from odoo import SUPERUSER_ID, api
 from odoo.addons.background_job import chain, group
 
 from . import odoo_server
-from .common import CommittedDatabase, server_command, server_config, wait_for
+from .common import CommittedDatabase, as_datetime, server_command, server_config, wait_for
 
 pytestmark = pytest.mark.server
 
 MODEL = 'background.job.test.record'
 
 
-def _time(value):
-    """A timestamp read through Odoo's connection (text) or from JSON."""
-    if isinstance(value, datetime.datetime):
-        return value
-    return datetime.datetime.strptime(value, '%Y-%m-%d %H:%M:%S.%f' if '.' in value
-                                      else '%Y-%m-%d %H:%M:%S')
+_time = as_datetime
 
 
 class ChainsServerCase(unittest.TestCase):

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 # One row per cron and due time (the cron's nextcall when it ran) that
-# enqueued a job. Rows go with their job (the purge) or their cron.
+# enqueued a job; rows go with their job (the purge). No foreign key to
+# ir_cron: its check would take a KEY SHARE lock on the cron's row, which
+# Odoo's cron thread holds FOR UPDATE on another connection meanwhile.
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS queue_job_cron_slot (
-           cron_id integer NOT NULL REFERENCES ir_cron (id) ON DELETE CASCADE,
+           cron_id integer NOT NULL,
            due timestamp NOT NULL,
            job_id integer REFERENCES queue_job (id) ON DELETE CASCADE,
            PRIMARY KEY (cron_id, due))""",
@@ -22,7 +24,9 @@ UNINSTALL = ('DROP TABLE IF EXISTS queue_job_cron_slot',)
 # threads that race for it (Odoo's cron lock is taken after the due crons
 # were read) meet on the primary key: the second insert waits for the
 # first transaction, then inserts nothing (or, if that one rolled back,
-# takes the slot).
+# takes the slot); in a REPEATABLE READ transaction (Odoo's) that began
+# before the first one committed, it fails with a serialization error
+# instead (models/ir_cron.py).
 TAKE_SLOT = """
 INSERT INTO queue_job_cron_slot (cron_id, due) VALUES (%(cron_id)s, %(due)s)
 ON CONFLICT DO NOTHING
