@@ -113,9 +113,9 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
     if ended:
         finish_batches(connection, ended)
     waited_for = ([job.id] if job.has_dependents else []) + batch.done_method_batches(job)
-    if waited_for:
-        with transaction(connection) as cr:
-            store.promote_dependents(cr, waited_for)
+    if waited_for:  # one autocommitted statement: READ COMMITTED, one round trip
+        with connection.cursor() as cr:
+            store.promote_dependents(cr, waited_for, after_worker_job=True)
 
 
 def job_options(app: Application, job, default_timeout):

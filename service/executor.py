@@ -206,6 +206,7 @@ class OdooExecutor:
             # A job's row lock is its proof of life: if this machine is lost,
             # PostgreSQL must notice and release it within ~25 s (TCP only).
             cr.execute(TCP_KEEPALIVES)
+            store.mark_worker_session(cr)
             store.prepare_run(cr)
             cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there

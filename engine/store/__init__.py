@@ -21,7 +21,7 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
-from .dependencies import add_dependencies, promote_dependents
+from .dependencies import add_dependencies, mark_worker_session, promote_dependents
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
     NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
@@ -41,7 +41,7 @@ __all__ = [
     'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
-    'add_dependencies', 'promote_dependents',
+    'add_dependencies', 'mark_worker_session', 'promote_dependents',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
     'enqueue', 'purge_finished', 'seconds_to_next_eta',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
