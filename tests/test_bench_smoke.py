@@ -36,6 +36,8 @@ def test_make_bench_smoke_prints_every_measure():
                     'no-op jobs executed (queue-worker, 4 threads)',
                     'delay() in one transaction', 'batch_execute_job: 3,000 ids into 30 jobs',
                     'commit-to-start latency, idle queue', 'executed with 3,000 pending',
+                    'executed with 3,000 pending and 300 waiting dependents',
+                    'executed with 3,000 pending, each job making a waiting dependent pending',
                     'worker RSS after 100 / 1,000 jobs'):
         assert '| %s | ' % measure in output, output
 

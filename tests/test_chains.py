@@ -2,7 +2,6 @@
 and what follows a job's end (in the ending transaction), without workers:
 jobs are ended with the statements that workers and admins use."""
 import doctest
-import json
 
 from odoo.tests.common import TransactionCase
 
@@ -173,8 +172,12 @@ class TestFollow(ChainsCase):
         self.env.cr.execute("UPDATE queue_job SET state = 'done' WHERE id = %s", (batch.job.id,))
         self.assertEqual(self.state(last), 'pending')
 
-    def test_the_form_shows_dependencies_and_dependents(self):
-        arch = self.Job.fields_view_get(view_type='form')['arch']
-        self.assertIn('name="dependency_ids"', arch)
-        self.assertIn('name="dependent_ids"', arch)
-        self.assertEqual(json.loads('[]'), [])
+    def test_the_form_shows_dependencies_and_dependents_with_their_states(self):
+        a, b = self.step('a'), self.step('b')
+        chain(a, b).delay()
+        view = self.Job.fields_view_get(view_type='form')
+        for name in ('dependency_ids', 'dependent_ids'):
+            self.assertIn('state', view['fields'][name]['views']['tree']['fields'])
+        self.assertEqual(b.job.read(['dependency_ids'])[0]['dependency_ids'], [a.job.id])
+        self.assertEqual(a.job.dependent_ids.read(['state']), [{'id': b.job.id,
+                                                                 'state': 'waiting'}])
