@@ -7,7 +7,7 @@ TEST_DB ?= background_job_test
 export BACKGROUND_JOB_TEST_DB := $(TEST_DB)
 TESTS ?= tests shim/tests
 
-.PHONY: setup test test-faults run worker bench bench-ui pot clean
+.PHONY: setup test test-faults run worker bench bench-ui bench-peers pot clean
 
 setup:
 	bash scripts/setup.sh
@@ -35,10 +35,18 @@ worker:
 bench:
 	$(BIN)/python -m bench $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
 
-# The Jobs list with 1,000,000 jobs (bench/list_view.py; RUNS=N, ROWS=N).
+# The Jobs list, the overview and the metrics with 1,000,000 jobs
+# (bench/ui.py; RUNS=N, ROWS=N).
 bench-ui:
-	$(BIN)/python -m bench.list_view $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
+	$(BIN)/python -m bench.ui $(if $(ROWS),--rows $(ROWS)) $(if $(RUNS),--runs $(RUNS)) \
 	    $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB))
+
+# This addon beside OCA queue_job, Celery and RQ (bench/peers/; their own
+# virtualenv, bench/.venv-peers, made on first run). BENCH_DB=PREFIX: the
+# databases' prefix; SYSTEMS=ours,oca,celery,rq: some of them only.
+bench-peers:
+	$(BIN)/python -m bench.peers $(if $(SMOKE),--smoke) $(if $(BENCH_DB),--db $(BENCH_DB)) \
+	    $(if $(SYSTEMS),--systems $(SYSTEMS))
 
 # i18n/background_job.pot from the test database, with Odoo's exporter
 # (scripts/export_pot.py); then update i18n/zh_CN.po (tests/test_i18n.py).

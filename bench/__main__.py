@@ -42,6 +42,12 @@ BULK_INSERT = job_row.insert_select({
 }) + '\nFROM generate_series(1, %(count)s) AS n'
 
 
+def use_database(name):
+    """connect(), query() and QueueWorker serve database ``name`` from now on."""
+    global BENCH_DB
+    BENCH_DB = name
+
+
 def connect(synchronous_commit=True):
     options = '' if synchronous_commit else '-c synchronous_commit=off'
     return psycopg2.connect(dbname=BENCH_DB, options=options, **ensure_db.db_params())
@@ -234,8 +240,12 @@ def latency(registry, samples=200):
                 break
             time.sleep(0.001)
         time.sleep(0.02)
-    delays.sort()
-    return delays[len(delays) // 2], delays[int(len(delays) * 0.99) - 1]
+    return p50_p99(delays)
+
+
+def p50_p99(delays):
+    delays = sorted(delays)
+    return delays[len(delays) // 2], delays[max(0, int(len(delays) * 0.99) - 1)]
 
 
 def memory_over(process, jobs=100000):
@@ -277,15 +287,14 @@ class QueueWorker:
 
 
 def main():
-    # connect() and QueueWorker serve this one database for the whole run.
-    global BENCH_DB
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--smoke', action='store_true',
                         help='a few hundred jobs, one round: does it all still run?')
     parser.add_argument('--db', default=BENCH_DB, help='database (default: %(default)s)')
     options = parser.parse_args()
     sizes = SMOKE if options.smoke else FULL
-    BENCH_DB = options.db
+    # connect() and QueueWorker serve this one database for the whole run.
+    use_database(options.db)
     os.makedirs(os.path.join(ROOT, 'test-output'), exist_ok=True)
     subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
                     '--install=background_job,background_job_test'], check=True)

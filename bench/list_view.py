@@ -1,4 +1,5 @@
-"""``make bench-ui``: how fast the Jobs list opens with 1,000,000 jobs.
+"""How fast the Jobs list opens with 1,000,000 jobs, for ``make bench-ui``
+(bench/ui.py), and the table and server that its other measures share.
 
 Fills ``queue_job`` of its own database (``background_job_bench_ui``) with
 1,000,000 rows spread over the 7 days the cleanup keeps them (mostly done,
@@ -12,9 +13,7 @@ a job queue manager who is not the superuser (record rules apply):
 * browser: headless Chromium, from the click on the Jobs menu until the
   rows are shown;
 
-median and worst of several warm runs. ``--rows N`` changes the row count,
-``--runs N`` the number of runs, ``--db NAME`` the database; ``--smoke``
-(``make bench-ui SMOKE=1``) is a short run that only proves it still works.
+median and worst of several warm runs.
 """
 import argparse
 import configparser
@@ -34,7 +33,7 @@ import odoo  # noqa: E402
 odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '--log-level=warn'])
 from engine import job_row  # noqa: E402
 from tests.jsonrpc import JsonRpcSession  # noqa: E402
-from tests.odoo_server import OdooServer, test_output_dir  # noqa: E402
+from tests.odoo_server import test_output_dir  # noqa: E402
 
 BENCH_DB = 'background_job_bench_ui'
 NAME = 'bench_list_view'
@@ -107,12 +106,15 @@ def build_database(db, rows):
     query(db, 'VACUUM ANALYZE queue_job', autocommit=True)
 
 
-def server_config():
-    """odoo.conf without job threads: the rows must stay as generated."""
+def server_config(name=NAME, **options):
+    """odoo.conf without job threads (the rows must stay as generated), with
+    other ``[background_job]`` ``options``, in test-output/<name>/."""
     parser = configparser.ConfigParser()
     parser.read(ensure_db.CONFIG)
     parser['background_job']['threads'] = '0'
-    path = os.path.join(test_output_dir(NAME), 'odoo.conf')
+    for key, value in options.items():
+        parser['background_job'][key] = str(value)
+    path = os.path.join(test_output_dir(name), 'odoo.conf')
     with open(path, 'w') as handle:
         parser.write(handle)
     return path
@@ -190,27 +192,32 @@ return headers.some(function (th) { return th.textContent.trim() === 'Capacity';
 """
 
 
-def measure_browser(server, runs):
+def measure_clicks(server, runs, click_and_wait_js, screenshot):
+    """Median and worst of ``click_and_wait_js`` (a script that clicks a
+    menu and resolves with the milliseconds until its screen is shown), each
+    run from the Channels list, in headless Chromium as the manager."""
     from tests.browser import Browser
 
     with Browser(name=NAME) as browser:
         browser.login(server, MANAGER, MANAGER)
         browser.driver.set_script_timeout(60)
 
-        def open_jobs():
-            # from another screen, so that the click really loads the list
+        def click():
+            # from another screen, so that the click really loads its screen
             browser.wait_for('a[data-menu-xmlid="background_job.queue_job_channel_menu"]').click()
             browser.wait_until(lambda driver: driver.execute_script(CHANNELS_SHOWN_JS),
                                'the channel list')
             browser.wait_idle()
-            return browser.driver.execute_async_script(CLICK_AND_WAIT_JS) / 1000
+            return browser.driver.execute_async_script(click_and_wait_js) / 1000
 
-        # Job Queue is the manager's only app: the web client opens it (and
-        # hides the lone app in the top bar).
-        open_jobs()  # warm-up
-        timings = [open_jobs() for _ in range(runs)]
-        browser.screenshot('jobs-list-1M-rows')
+        click()  # warm-up
+        timings = [click() for _ in range(runs)]
+        browser.screenshot(screenshot)
         return statistics.median(timings), max(timings)
+
+
+def measure_browser(server, runs):
+    return measure_clicks(server, runs, CLICK_AND_WAIT_JS, 'jobs-list-1M-rows')
 
 
 def argument_parser(doc, runs):
@@ -231,27 +238,17 @@ def parse_arguments(parser):
     return options
 
 
-def main():
-    parser = argument_parser(__doc__, runs=10)
-    parser.add_argument('--no-browser', action='store_true')
-    options = parse_arguments(parser)
-    build_database(options.db, options.rows)
-    config = server_config()
-    command = [ensure_db.ODOO, '-c', config, '-d', options.db, '--db-filter=^%s$' % options.db]
-    with OdooServer(options.db, command=command, name=NAME) as server:
-        print('| rows | list | matches | rpc median | rpc worst | browser median '
-              '| browser worst |')
-        print('|---|---|---|---|---|---|---|')
-        length, (rpc_median, rpc_worst) = measure_rpc(server, options.runs)
-        browser = ('-', '-') if options.no_browser else \
-            ['%.0f ms' % (value * 1000) for value in measure_browser(server, options.runs)]
-        print('| {:,} | default filter | {:,} | {:.0f} ms | {:.0f} ms | {} | {} |'.format(
-            options.rows, length, rpc_median * 1000, rpc_worst * 1000, *browser))
-        # For comparison: the filter removed, every job matches and is counted.
-        length, (rpc_median, rpc_worst) = measure_rpc(server, options.runs, domain=[])
-        print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
-            options.rows, length, rpc_median * 1000, rpc_worst * 1000))
-
-
-if __name__ == '__main__':
-    main()
+def print_table(rows, rpc, browser, unfiltered):
+    """The Jobs list's rows of the README table: ``rpc``, ``unfiltered``:
+    (matches, (median, worst)); ``browser``: (median, worst) or None."""
+    length, (rpc_median, rpc_worst) = rpc
+    shown = ['%.0f ms' % (value * 1000) for value in browser] if browser else ['-', '-']
+    print('| rows | list | matches | rpc median | rpc worst | browser median '
+          '| browser worst |')
+    print('|---|---|---|---|---|---|---|')
+    print('| {:,} | default filter | {:,} | {:.0f} ms | {:.0f} ms | {} | {} |'.format(
+        rows, length, rpc_median * 1000, rpc_worst * 1000, *shown))
+    # For comparison: the filter removed, every job matches and is counted.
+    length, (rpc_median, rpc_worst) = unfiltered
+    print('| {:,} | no filter | {:,} | {:.0f} ms | {:.0f} ms | - | - |'.format(
+        rows, length, rpc_median * 1000, rpc_worst * 1000))

@@ -1,1 +1,2 @@
 from . import queue_worker
+from . import migrate_oca

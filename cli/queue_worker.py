@@ -5,6 +5,7 @@ addons path first so it can: ``odoo --addons-path=... queue-worker -c ...``.
 """
 import logging
 import os
+import sys
 
 import odoo
 from odoo.cli.command import Command, commands
@@ -23,7 +24,9 @@ class QueueWorker(Command):
         from ..service import server
         odoo.service.server.load_server_wide_modules()
         _logger.info('queue-worker starting (pid %s)', os.getpid())
-        server.run_workers_until_signal()
+        if server.run_workers_until_signal():  # job threads stuck: start afresh
+            _logger.info('queue-worker restarts itself (pid %s)', os.getpid())
+            os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
 # Odoo names commands after the class; the documented name has a dash.

@@ -20,6 +20,12 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
    others wait for, start its dependents that its own transaction could
    not see ready (store.promote_dependents).
 
+The runner's watchdog (engine/watchdog.py) may take an attempt over: at its
+time limit, after a Stop, at shutdown. The control thread then ends the
+job's connection and records the outcome (:func:`end_taken_over`: the
+same record_failure, report and batch endings; a shutdown requeues); the
+job thread records nothing of that attempt.
+
 Jobs run at once in the caller's transaction (run_now, a batch run now,
 ``trap_jobs().perform()``) go through the same outcome functions
 (:func:`perform_now`): the same RetryDecision, the same failure statement,
@@ -42,8 +48,10 @@ from typing import Any, ContextManager, Optional, Protocol, Tuple
 import psycopg2
 
 from . import batch, defaults, serialization, store
-from .exceptions import JobLostError
+from .exceptions import JobInterrupted, JobLostError
+from .outage import connection_lost
 from .retry import RetryPolicy
+from .watchdog import SHUTDOWN, Watchdog
 
 _logger = logging.getLogger(__name__)
 
@@ -94,19 +102,77 @@ class WorkerApplication(Application, Protocol):
         """Close the job thread's cursor and its connection."""
 
 
+class Interrupted(Exception):
+    """An attempt whose failure its own transaction did not record. Raised
+    by perform() when the connection was lost before that failure could be
+    recorded on the worker's connection either: its job stays started, not
+    locked (its transaction died with its session). The worker records it
+    with record_interrupted() once it has reconnected."""
+
+    def __init__(self, job: store.ClaimedJob, error: BaseException, policy: RetryPolicy,
+                 started: float):
+        super().__init__('job %s interrupted: %s' % (job.id, error))
+        self.job, self.error, self.policy = job, error, policy
+        self.ran = time.monotonic() - started  # the attempt's own time
+
+
 # -- a worker's attempt --------------------------------------------------------
 def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id: int,
-            default_timeout: int) -> None:
+            default_timeout: int, watchdog: Watchdog) -> bool:
     """Run one claimed job to its outcome, report it, end the batches it
-    ended (``connection``: the job thread's autocommit connection).
-    Failures are recorded, never raised."""
+    ended (``connection``: the job thread's autocommit connection), under
+    ``watchdog``'s eye: an attempt it takes over (time limit, Stop,
+    shutdown) is ended and recorded by the control thread instead
+    (:func:`end_taken_over`). Failures are recorded, never raised;
+    Interrupted when the connections are lost before the outcome is. True
+    if the calling thread was abandoned meanwhile: it must stop working."""
     started = time.monotonic()
     policy, timeout = job_options(app, job, default_timeout)
+    running = watchdog.begin(job, timeout, policy, started)
+    try:
+        _perform_watched(app, connection, job, worker_id, running)
+    finally:
+        abandoned = watchdog.end(running)
+    return abandoned
+
+
+def _perform_watched(app, connection, job, worker_id, running) -> None:
+    policy, started = running.policy, running.started
     try:
         with app.scope():
-            failed = _run_locked(app, job, worker_id, timeout, policy, started)
+            failed = _run_locked(app, job, worker_id, running.timeout, policy, started, running)
+    except JobInterrupted:  # taken over: the watchdog records the outcome
+        _ended_by_watchdog(app)
+        return
     except Exception as error:  # rolled back, not recorded: record it now
-        failed = _record_on_connection(app, connection, job, worker_id, error, policy, started)
+        if not running.own_outcome():
+            _ended_by_watchdog(app)
+            return
+        record_interrupted(app, connection, Interrupted(job, error, policy, started), worker_id)
+        return
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def record_interrupted(app: WorkerApplication, connection, interrupted: Interrupted,
+                       worker_id: int) -> None:
+    """Record an attempt whose outcome its own transaction could not
+    record, on ``connection`` (the job thread's, or a new one after an
+    outage): failed as its policy decides (a lost connection is retried
+    after about a second), unless its done update had committed after all;
+    then report it and end its batches. Interrupted if ``connection`` is
+    lost too."""
+    job = interrupted.job
+    try:
+        failed = _record_on_connection(app, connection, job, worker_id, interrupted.error,
+                                       interrupted.policy, time.monotonic() - interrupted.ran)
+    except Exception as error:
+        if connection_lost(error):
+            raise interrupted from error
+        raise
+    _report_and_end_batches(app, connection, job, failed)
+
+
+def _report_and_end_batches(app, connection, job, failed) -> None:
     if failed:
         report_failed(app, [job.id])
     ended = batch.batches_ended_by(job)
@@ -116,6 +182,13 @@ def perform(app: WorkerApplication, connection, job: store.ClaimedJob, worker_id
     if waited_for:  # one autocommitted statement: READ COMMITTED, one round trip
         with connection.cursor() as cr:
             store.promote_dependents(cr, waited_for, after_worker_job=True)
+
+
+def _ended_by_watchdog(app) -> None:
+    """The attempt was taken over: its connection was ended, and its outcome
+    is the watchdog's to record. Drop what the application kept of it."""
+    app.changes_rolled_back()
+    app.close_thread()
 
 
 def job_options(app: Application, job, default_timeout):
@@ -128,18 +201,21 @@ def job_options(app: Application, job, default_timeout):
     return policy, default_timeout if timeout is None else timeout
 
 
-def _run_locked(app, job, worker_id, timeout, policy, started) -> bool:
+def _run_locked(app, job, worker_id, timeout, policy, started, running) -> bool:
     """Steps 1 to 4 in the job's transaction; True if it failed for good.
     Raises the job's exception, rolled back, when its failure could not be
-    recorded in that transaction."""
+    recorded in that transaction; JobInterrupted when the watchdog took the
+    attempt over."""
     cr = app.cursor()
+    running.backend_pid = cr.backend_pid()
     locked = False
     try:
-        locked = store.lock_for_run(cr, job.id, worker_id, timeout)
+        locked = store.lock_for_run(cr, job, worker_id, timeout)
         if not locked:
             cr.abort()
             return False
-        result = app.call(cr, job)
+        with running.job_code():
+            result = app.call(cr, job)
         if not store.finish_run(cr, job.id, worker_id, bounded_result(result)):
             raise JobLostError('its row was no longer started by this worker')
     except JobLostError as error:
@@ -149,8 +225,11 @@ def _run_locked(app, job, worker_id, timeout, policy, started) -> bool:
                         job.uuid, job.model_name, job.method_name, error)
         return False
     except Exception as error:
-        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy,
-                                            started) if locked else None
+        if not running.own_outcome():
+            raise JobInterrupted() from error
+        # on a lost connection, nothing can be recorded in the job's transaction
+        failed = _record_in_job_transaction(app, cr, job, worker_id, error, policy, started) \
+            if locked and not connection_lost(error) else None
         if failed is None:
             _abort(app, cr, error)
         app.changes_rolled_back()
@@ -159,6 +238,27 @@ def _run_locked(app, job, worker_id, timeout, policy, started) -> bool:
         return failed
     app.changes_committed()
     return False
+
+
+def end_taken_over(app: Application, connection, running, worker_id: int) -> None:
+    """The outcome of an attempt the watchdog took over (engine/watchdog.py),
+    once the job's connection was ended, on the runner's ``connection``: a
+    shutdown requeues the job at once (no retry counted); a time limit or a
+    Stop is recorded as the job thread would have (JobTimeoutError, retried
+    per the job's policy; JobStoppedError, cancelled), reported, and the
+    batches it ended end."""
+    job = running.job
+    if running.ended == SHUTDOWN:
+        with transaction(connection) as cr:
+            store.release(cr, job.id, worker_id, job.date_started)
+        _logger.warning('job %s (%s.%s) still ran at shutdown: ended and requeued',
+                        job.uuid, job.model_name, job.method_name)
+        return
+    _logger.warning('job %s (%s.%s) %s: its transaction was ended',
+                    job.uuid, job.model_name, job.method_name, running.error)
+    failed = _record_on_connection(app, connection, job, worker_id, running.error,
+                                   running.policy, running.started)
+    _report_and_end_batches(app, connection, job, failed)
 
 
 def _record_in_job_transaction(app, cr, job, worker_id, error, policy, started):
@@ -247,13 +347,22 @@ def record_failure(app: Application, cr, job, worker_id: int, error: BaseExcepti
         ', retry in %ss' % decision.delay if decision.retry else '', message)
     recorded = store.mark_failed(
         cr, job.id, worker_id, retry=decision.retry, delay=decision.delay,
+        cancel=decision.cancel, date_started=job.date_started,
         exec_time=time.monotonic() - started,
-        exc_type=type(error).__name__, exc_message=message,
-        exc_info=''.join(traceback.format_exception(type(error), error, error.__traceback__)))
+        exc_type=type(error).__name__, exc_message=message, exc_info=failure_traceback(error))
     if not recorded:
         _logger.warning('job %s was no longer this worker\'s: its failure is not recorded',
                         job.uuid)
-    return recorded and not decision.retry
+    return recorded and not decision.retry and not decision.cancel
+
+
+def failure_traceback(error: BaseException) -> str:
+    """The traceback stored with a failure: the error's own, or, for an
+    attempt the watchdog ended, where the job was at that moment."""
+    stack = getattr(error, 'stack', None)
+    if stack:
+        return stack + ''.join(traceback.format_exception_only(type(error), error))
+    return ''.join(traceback.format_exception(type(error), error, error.__traceback__))
 
 
 def report_failed(app: Application, job_ids: list) -> None:

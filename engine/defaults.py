@@ -3,11 +3,12 @@
 Two kinds:
 - options of the ``[background_job]`` section (odoo.conf), parsed into
   ``engine.settings.Settings`` by ``service/options.py``: THREADS,
-  DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, TIMEOUT, IDLE_CLOSE,
-  KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
+  DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, NETWORK_TIMEOUT, TIMEOUT,
+  SHUTDOWN_TIMEOUT, IDLE_CLOSE, KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
-  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, and a job's
+  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, STATEMENT_TIMEOUT_MARGIN,
+  and a job's
   defaults CHANNEL, PRIORITY, MAX_RETRIES, JOB_SIZE (``@job(...)`` and
   ``with_delay(...)`` override them per method and per call).
 """
@@ -27,8 +28,20 @@ CHANNELS = {'root': 0}
 # started jobs are requeued; with HEARTBEAT_INTERVAL and REAP_INTERVAL it
 # bounds how long a crashed job waits before it runs again (< 60 s).
 DEAD_AFTER = 30
-# Seconds a job may run (PostgreSQL statement_timeout); 0: no limit.
+# Seconds after which a connection of the engine or of a job whose other end
+# went silent (a machine lost, a network cut: no FIN, no RST) is dropped, on
+# both ends: TCP keepalives while it is idle, tcp_user_timeout while data is
+# unacknowledged. PostgreSQL then ends the lost worker's sessions, rolling
+# back its jobs and releasing their row locks, so that the reaper can requeue
+# them once DEAD_AFTER has passed: keep it below DEAD_AFTER. 0: the
+# operating system's defaults (hours).
+NETWORK_TIMEOUT = 20
+# Seconds a job may run, wall clock, whatever it does (engine/watchdog.py);
+# 0: no limit. @job(timeout=) and with_delay(timeout=) win.
 TIMEOUT = 3600
+# Seconds running jobs get to finish when the worker is told to stop
+# (SIGTERM, SIGINT); then they are ended and requeued without a retry.
+SHUTDOWN_TIMEOUT = 20
 # Seconds a job thread stays connected without work; then it closes its
 # two connections until work comes (an idle database costs one connection
 # per process: the control thread's). It wakes on a notification, or when
@@ -52,8 +65,13 @@ POLL_INTERVAL = 2.0
 BACKOFF_RESET = 60
 # A job's result is stored as text up to this many characters.
 RESULT_MAX_CHARS = 10000
-# Retry delay after a serialization failure or deadlock (seconds, counted).
+# Retry delay after a serialization failure, a deadlock or a lost database
+# connection (seconds, counted).
 CONFLICT_RETRY_DELAY = 1
+# A job's statements also run under PostgreSQL's statement_timeout, this
+# many seconds beyond its time limit: a safety net should the watchdog (in
+# the control thread) be cut off from the database.
+STATEMENT_TIMEOUT_MARGIN = 30
 
 # -- a job's defaults -----------------------------------------------------------
 # The channel of a job whose method and call name none.

@@ -5,16 +5,23 @@ built here (insert_values, insert_select), and the claim's RETURNING list
 from ClaimedJob's fields (select_list): a column is added in one place.
 
 Datetimes are stored as Odoo stores them: ``timestamp without time zone``
-in UTC, hence ``now() AT TIME ZONE 'UTC'`` (NOW_UTC).
+in UTC, hence ``now() AT TIME ZONE 'UTC'`` (NOW_UTC). A job's end
+(date_done, done or failed, by a worker, an admin, the reaper or a batch)
+is CLOCK_UTC: now() is the time its transaction *began*, and a job's own
+transaction begins when the job starts.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Iterable, Mapping, Optional
 
 from . import defaults
 
 NOW_UTC = "(now() AT TIME ZONE 'UTC')"
+# The time the statement runs (clock_timestamp()), for the moments a job
+# starts and ends.
+CLOCK_UTC = "(clock_timestamp() AT TIME ZONE 'UTC')"
 # A uuid made by PostgreSQL, for rows inserted many per statement; it works
 # on every PostgreSQL that Odoo 11 runs on (gen_random_uuid() needs 13).
 NEW_UUID = 'md5(random()::text || clock_timestamp()::text)::uuid::text'
@@ -49,7 +56,7 @@ COLUMNS = (
     Column('state', "'pending'"),
     Column('retry', '0'),
     Column('max_retries', str(defaults.MAX_RETRIES)),
-    Column('timeout', '0'),
+    Column('timeout'),  # NULL: not given (the method's, else the server's limit); 0: none
     Column('identity_key'),
     Column('parent_id'),
     # a batch's own (its children and done job point to it with parent_id)
@@ -66,6 +73,7 @@ COLUMNS = (
     Column('exec_time'),
     Column('exc_type'),
     Column('exc_message'),
+    Column('exc_info'),  # a failed job's traceback (jobs migrated from OCA)
     Column('result'),
 )
 _DEFAULTS = {column.name: column.default for column in COLUMNS}
@@ -95,8 +103,10 @@ class ClaimedJob:
     channel: str
     retry: int
     max_retries: int
-    timeout: int
+    timeout: Optional[int]  # with_delay(timeout=) or @job(timeout=) when enqueued
     parent_id: Optional[int] = None  # the batch the job belongs to
+    # the attempt's token (store/runs.py ATTEMPT): set by each claim
+    date_started: Optional[datetime.datetime] = None
     has_dependents: Optional[bool] = None  # jobs wait for it (store/dependencies.py)
     # of the job's channel when claimed (0/None: no limit): not a job column
     capacity: Optional[int] = None

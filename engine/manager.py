@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, Iterable
+from typing import Callable, Dict, Iterable, Optional
 
 from . import defaults
 from .worker import DatabaseRunner
@@ -31,12 +31,18 @@ class Manager:
                                        daemon=True)
         self.thread.start()
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stop every runner together: claims stop at once, running jobs get
+        ``timeout`` seconds (default: the runners' shutdown_timeout), then
+        the rest are ended and requeued (DatabaseRunner.stop)."""
         self.stopping.set()
         if self.thread:
-            self.thread.join(timeout)
-        for runner in list(self.runners.values()):
-            runner.stop(timeout)
+            self.thread.join(5)  # a runner that is starting (connecting)
+        runners = list(self.runners.values())
+        for runner in runners:
+            runner.begin_stop(timeout)
+        for runner in runners:
+            runner.finish_stop()
         self.runners.clear()
 
     def _loop(self) -> None:

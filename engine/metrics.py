@@ -7,27 +7,22 @@ The statements must stay fast with 1,000,000 rows in ``queue_job``
 from typing import Iterable, List, Optional, Tuple
 
 from .job_row import NOW_UTC
+from .store import overview
 
-# States whose rows are few (the backlog, running jobs, failures): counted
-# per channel. Done and cancelled rows are most of the table: the finished
-# states (failed too, so that done and failed sit side by side) are counted
-# per state only.
-OPEN_STATES = ('waiting', 'pending', 'started', 'failed')
+# Done and cancelled rows are most of the table: the finished states
+# (failed too, so that done and failed sit side by side) are counted per
+# state only; the open states (store/overview.py OPEN_STATES: the backlog,
+# running jobs, failures) per channel.
 FINISHED_STATES = ('done', 'failed', 'cancelled')
 
 # Jobs by state (and channel for the open states), and per channel the age
-# of the oldest pending job whose eta has passed. The first branch reads
-# only open rows: a bitmap scan of queue_job_state_company_idx for those
-# states, then their rows for the channel. Each finished state is a count of
-# its own from that index alone: a parallel index-only scan that reads no
+# of the oldest pending job whose eta has passed. The first branch is the
+# backend overview's OPEN_JOB_COUNTS over every job: it reads only open
+# rows. Each finished state is a count of its own from
+# queue_job_state_company_idx alone: a parallel index-only scan that reads no
 # row, twice as fast as one GROUP BY over both states (1,000,000 rows,
 # bench/metrics.py); grouping them by channel would read every row.
-JOB_COUNTS = """
-SELECT state, channel, count(*),
-       extract(epoch FROM {now} - min(eta) FILTER (WHERE state = 'pending' AND eta <= {now}))
-FROM queue_job WHERE state = ANY(%(open_states)s)
-GROUP BY state, channel
-""".format(now=NOW_UTC) + ''.join("""UNION ALL
+JOB_COUNTS = overview.open_job_counts_statement() + ''.join("""UNION ALL
 SELECT '{state}', NULL, (SELECT count(*) FROM queue_job WHERE state = '{state}'), NULL
 """.format(state=state) for state in FINISHED_STATES)
 
@@ -84,7 +79,7 @@ def has_queue(cr) -> bool:
 
 def collect(cr, dead_after: float) -> List[Sample]:
     """The samples of one database, from JOB_COUNTS and WORKER_COUNTS."""
-    cr.execute(JOB_COUNTS, {'open_states': list(OPEN_STATES)})
+    cr.execute(JOB_COUNTS, overview.open_job_counts_params())
     samples: List[Sample] = []
     finished = dict.fromkeys(FINISHED_STATES, 0)  # no rows is a 0, not a missing series
     oldest = {}

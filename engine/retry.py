@@ -31,7 +31,8 @@ from psycopg2.extensions import TransactionRollbackError
 
 from . import defaults
 from .defaults import CONFLICT_RETRY_DELAY
-from .exceptions import FailedJobError, RetryableJobError
+from .exceptions import FailedJobError, JobStoppedError, RetryableJobError
+from .outage import connection_lost
 
 __all__ = [
     'RetryPolicy', 'RetryDecision', 'DEFAULT_MAX_RETRIES', 'BASE_DELAY_SECONDS',
@@ -56,13 +57,16 @@ _MAX_DOUBLINGS = 32
 @dataclass(frozen=True)
 class RetryDecision:
     """What a failed attempt leads to: run again after ``delay`` seconds
-    (``retry``: the attempt counts as one retry), or fail for good."""
+    (``retry``: the attempt counts as one retry), or fail for good
+    (``cancel``: end cancelled instead, a stopped job)."""
 
     retry: bool
     delay: float = 0
+    cancel: bool = False
 
 
 FAIL = RetryDecision(retry=False)
+CANCEL = RetryDecision(retry=False, cancel=True)
 
 
 @dataclass(frozen=True)
@@ -142,8 +146,12 @@ class RetryPolicy:
         ``retry_count`` retries. ``FailedJobError`` fails at once;
         ``RetryableJobError`` retries after the delay it asks for (even out
         of retries with ``ignore_retry``); a serialization failure or
-        deadlock (another transaction won, the job itself is fine) retries
-        after about a second; anything else follows the schedule."""
+        deadlock (another transaction won, the job itself is fine) or a
+        lost database connection (a restart, a failover) retries after about
+        a second; a stopped job (JobStoppedError) is cancelled; anything
+        else follows the schedule."""
+        if isinstance(error, JobStoppedError):
+            return CANCEL
         if isinstance(error, FailedJobError):
             return FAIL
         if isinstance(error, RetryableJobError) and error.ignore_retry:
@@ -152,7 +160,7 @@ class RetryPolicy:
             return FAIL
         if isinstance(error, RetryableJobError):
             return RetryDecision(True, self.next_delay(retry_count, error.seconds))
-        if isinstance(error, TransactionRollbackError):
+        if isinstance(error, TransactionRollbackError) or connection_lost(error):
             return RetryDecision(True, CONFLICT_RETRY_DELAY + random.random())
         return RetryDecision(True, self.delay_for(retry_count))
 

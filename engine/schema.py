@@ -1,7 +1,8 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
-identity keys rely on, and the delete guards that stand in for foreign keys.
-The dependency trigger and its functions are engine/store/dependencies.py,
-the periodic jobs' table engine/store/crons.py.
+identity keys rely on, the delete guards that stand in for foreign keys,
+and the table of stop requests. The dependency trigger and its functions
+are engine/store/dependencies.py, the periodic jobs' table
+engine/store/crons.py.
 Run by ``queue.job``'s ``init()`` on install and
 upgrade; every statement is idempotent."""
 
@@ -69,6 +70,11 @@ STATEMENTS = (
     # The backend's default list: newest first.
     """CREATE INDEX IF NOT EXISTS queue_job_date_created_idx
        ON queue_job (date_created DESC, id DESC)""",
+    # The overview's jobs done and failed in the last hour: a range scan of
+    # the newest entries. Partial: a row enters it once, when it finishes
+    # (done or failed for good), never at its claim or retries.
+    """CREATE INDEX IF NOT EXISTS queue_job_date_done_idx
+       ON queue_job (date_done) WHERE state IN ('done', 'failed')""",
     # The backend counts jobs by state (the pager of the job list under its
     # default filter, the failed count on the menu) under the multi-company
     # record rule: with company_id in the index these counts are index-only
@@ -82,6 +88,15 @@ STATEMENTS = (
     # Batch progress counts children by state; also finds a batch's jobs.
     """CREATE INDEX IF NOT EXISTS queue_job_parent_state_idx
        ON queue_job (parent_id, state) WHERE parent_id IS NOT NULL""",
+    # Stop requests for running jobs (engine/store/stops.py): a table of
+    # their own, since the job's row is locked while it runs. No foreign
+    # key: queue_job stays truncatable, and stop() takes no lock on the
+    # job's row; the purge cron removes requests no attempt took.
+    """CREATE TABLE IF NOT EXISTS queue_job_stop_request (
+           job_id integer PRIMARY KEY,
+           date_started timestamp NOT NULL,
+           requested_by text NOT NULL,
+           date_requested timestamp NOT NULL)""",
     # What follows the end of a job that others wait for.
     *dependencies.SCHEMA,
     # Periodic jobs: one per cron and due time.
@@ -97,6 +112,7 @@ def install(cr) -> None:
 # What install() created outside queue_job's own table (the addon's
 # uninstall hook removes it; the table goes with the model).
 UNINSTALL_STATEMENTS = (
+    "DROP TABLE IF EXISTS queue_job_stop_request",
     *DROP_DELETE_GUARDS,
     "DROP FUNCTION IF EXISTS background_job_refuse_referenced_delete()",
     *dependencies.UNINSTALL,

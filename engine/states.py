@@ -19,8 +19,11 @@ SELECTION = [
 FINISHED = frozenset({DONE, FAILED, CANCELLED})
 
 # Admin actions: the states each one may start from. A started job is never
-# touched by hand: its worker holds the row lock until it finishes.
+# changed by hand: its worker holds the row lock until it finishes (Stop
+# asks that worker to end it).
 REQUEUE_FROM = frozenset({FAILED, CANCELLED, DONE})
 CANCEL_FROM = frozenset({WAITING, PENDING})
 SET_DONE_FROM = frozenset({WAITING, PENDING, FAILED})
 RUN_NOW_FROM = frozenset({PENDING, FAILED})
+# Stop (queue.job.stop()) is for running jobs only: their worker ends them.
+STOP_FROM = frozenset({STARTED})

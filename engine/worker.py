@@ -7,13 +7,20 @@ A :class:`DatabaseRunner` owns, for one database:
   or failure, report, batch endings), with its own autocommit connection
   for claims, failure records and batch endings, plus the executor's cursor
   its jobs run in; both are closed after ``idle_close`` seconds without work;
-- one control thread: LISTEN for new jobs (wakes the job threads),
-  heartbeat of the worker row, the reaper (requeue or fail the jobs of dead
-  workers, then report and end batches as an attempt does), and a poll for
-  work while job threads are disconnected.
+- one control thread: LISTEN for new jobs (wakes the job threads) and for
+  stop requests, heartbeat, the reaper (requeue or fail the jobs of dead
+  workers, then report and end batches as an attempt does), a poll for work
+  while job threads are disconnected, and the watchdog's rounds
+  (engine/watchdog.py: attempts past their time limit or stopped are ended,
+  a job thread stuck in an ended attempt is replaced).
+
+``stop()`` (SIGTERM, SIGINT) stops the claims at once, lets running jobs
+finish for ``shutdown_timeout`` seconds, then ends the others and requeues
+them without counting a retry.
 
 Running a job in Odoo is the executor's business (service/executor.py);
-this module knows PostgreSQL and threads, not the ORM.
+this module knows PostgreSQL and threads, not the ORM. Lost connections
+are logged once per outage (engine/outage.py).
 """
 from __future__ import annotations
 
@@ -30,9 +37,12 @@ from typing import Callable, Optional, Protocol
 import psycopg2
 import psycopg2.extensions
 
-from . import attempt, defaults, store
+from . import attempt, defaults, store, watchdog
 from .attempt import transaction
+from .outage import Outages, connection_lost
 from .settings import Settings
+from .wakeup import Wakeup
+from .watchdog import Watchdog
 
 _logger = logging.getLogger(__name__)
 
@@ -46,34 +56,12 @@ class Executor(attempt.WorkerApplication, Protocol):
         nothing between the claim and the job's row lock can wait."""
 
 
-class Wakeup:
-    """Lets idle job threads sleep until new work may be there. A generation
-    counter instead of a bare event: a notification that arrives between a
-    thread's empty claim and its wait is not lost."""
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._generation = 0
-
-    @property
-    def generation(self) -> int:
-        return self._generation
-
-    def notify(self) -> None:
-        with self._condition:
-            self._generation += 1
-            self._condition.notify_all()
-
-    def wait(self, seen: int, timeout: Optional[float]) -> None:
-        with self._condition:
-            self._condition.wait_for(lambda: self._generation != seen, timeout)
-
-
 class DatabaseRunner:
     """Serves one database: registers a worker row, runs the threads."""
 
     def __init__(self, dbname: str, connect: Callable[[], 'psycopg2.extensions.connection'],
-                 executor: Executor, settings: Settings):
+                 executor: Executor, settings: Settings,
+                 too_many_abandoned: Optional[Callable[['DatabaseRunner'], None]] = None):
         self.dbname = dbname
         self.connect = connect
         self.executor = executor
@@ -92,6 +80,18 @@ class DatabaseRunner:
         # thread polls for work (_poll_for_idle_threads)
         self._connected = 0
         self._connected_lock = threading.Lock()
+        self.watchdog = Watchdog()
+        # called once as many job threads as ``threads`` are abandoned
+        # (stuck in ended attempts): a job process restarts itself
+        self.too_many_abandoned = too_many_abandoned or (
+            lambda runner: watchdog.log_too_many_abandoned(runner.dbname, runner.watchdog))
+        self._stop_deadline: Optional[float] = None
+        self._next_stop_poll = 0.0
+        # lost connections, logged once per outage; attempts they interrupted
+        # before their outcome was recorded (recorded once reconnected)
+        self.outages = Outages(dbname)
+        self.interrupted: list = []
+        self._local = threading.local()
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> None:
@@ -105,19 +105,44 @@ class DatabaseRunner:
         self.threads += [self._thread(self._job_loop, 'job-%d' % n)
                          for n in range(self.settings.threads)]
 
-    def stop(self, timeout: float = 30) -> None:
-        """Let running jobs finish (up to ``timeout``), then unregister."""
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stop claiming at once; running jobs get ``timeout`` seconds
+        (default: shutdown_timeout) to finish, then they are ended and
+        requeued without counting a retry; then unregister."""
+        self.begin_stop(timeout)
+        self.finish_stop()
+
+    def begin_stop(self, timeout: Optional[float] = None) -> None:
+        """Stop claiming now (several runners stop together: Manager.stop)."""
+        timeout = self.settings.shutdown_timeout if timeout is None else timeout
+        self._stop_deadline = time.monotonic() + timeout
         self.stopping.set()
         self.wakeup.notify()
-        deadline = time.monotonic() + timeout
-        for thread in self.threads:
-            thread.join(max(0, deadline - time.monotonic()))
-        if not any(thread.is_alive() for thread in self.threads):
+
+    def finish_stop(self) -> None:
+        """After begin_stop: wait for running jobs until its deadline, end
+        and requeue those still running, unregister."""
+        self._join_threads(self._stop_deadline)
+        if self.watchdog.running():
+            try:
+                with self._connection() as connection, connection.cursor() as cr:
+                    for running in self.watchdog.running().values():
+                        self._end_attempt(connection, cr, running, watchdog.SHUTDOWN)
+            except psycopg2.Error:
+                _logger.warning('could not requeue the jobs still running on job worker %s',
+                                self.worker_id, exc_info=True)
+            self._join_threads(time.monotonic() + watchdog.SHUTDOWN_COME_BACK)
+        if not self.watchdog.running():
             try:
                 with self._connection() as connection, transaction(connection) as cr:
                     store.unregister_worker(cr, self.worker_id)
             except psycopg2.Error:
                 _logger.warning('could not unregister job worker %s', self.worker_id)
+
+    def _join_threads(self, deadline: float) -> None:
+        for thread in list(self.threads):
+            if not self.watchdog.is_abandoned(thread):
+                thread.join(max(0, deadline - time.monotonic()))
 
     def _thread(self, target, name) -> threading.Thread:
         thread = threading.Thread(target=self._guarded, args=(target,),
@@ -136,15 +161,35 @@ class DatabaseRunner:
             try:
                 loop()
                 return
-            except psycopg2.OperationalError:
-                _logger.warning('job worker lost its database connection to %s; '
-                                'retrying in %ss', self.dbname, backoff, exc_info=True)
-            except Exception:
-                _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
+            except attempt.Interrupted as interrupted:
+                self.interrupted.append(interrupted)  # see _open
+                self.outages.lost(getattr(self._local, 'outage', None),
+                                  interrupted.__cause__ or interrupted.error, backoff)
+            except Exception as error:
+                if connection_lost(error):
+                    self.outages.lost(getattr(self._local, 'outage', None), error, backoff)
+                else:
+                    _logger.exception('job worker loop of %s crashed; restarting it', self.dbname)
             if time.monotonic() - started >= self.settings.backoff_reset:
                 backoff = 1
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30)
+
+    def _open(self):
+        """The connection of the calling thread's loop (job or control
+        thread). Once it works, the attempts that an outage interrupted are
+        recorded on it (failed, retried soon), whichever thread ran them."""
+        connection = self.connect()
+        connection.autocommit = True
+        self._local.outage = self.outages.opened()
+        try:
+            while self.interrupted:  # lost again: Interrupted, back in the list (_guarded)
+                attempt.record_interrupted(self.executor, connection, self.interrupted.pop(),
+                                           self.worker_id)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     @contextlib.contextmanager
     def _connection(self):
@@ -187,8 +232,9 @@ class DatabaseRunner:
                     with transaction(connection) as cr:
                         store.release(cr, job.id, self.worker_id)
                 else:
-                    attempt.perform(self.executor, connection, job, self.worker_id,
-                                    self.settings.timeout)
+                    if attempt.perform(self.executor, connection, job, self.worker_id,
+                                       self.settings.timeout, self.watchdog):
+                        return  # abandoned: another thread took this one's place
                     if job.capacity:
                         self.wakeup.notify()  # a slot of a limited channel is free again
                 idle_since = time.monotonic()
@@ -199,8 +245,7 @@ class DatabaseRunner:
     def _job_connection(self):
         # autocommit, so that a claim costs two round trips (store.claim);
         # everything else on it runs in explicit transactions (transaction())
-        connection = self.connect()
-        connection.autocommit = True
+        connection = self._open()
         with connection.cursor() as cr:
             store.prepare_claim(cr)
         with self._connected_lock:
@@ -231,14 +276,17 @@ class DatabaseRunner:
 
     # -- control thread ---------------------------------------------------
     def _control_loop(self) -> None:
-        connection = self.connect()
-        connection.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+        connection = self._open()
         try:
             with connection.cursor() as cr:
                 cr.execute("LISTEN %s" % store.NOTIFY_CHANNEL)
+                cr.execute("LISTEN %s" % store.STOP_CHANNEL)
                 self.wakeup.notify()  # catch what was enqueued before LISTEN
                 next_beat = next_reap = next_poll = 0.0
+                stops_notified = True
                 while not self.stopping.is_set():
+                    self._watch(connection, cr, stops_notified)
+                    stops_notified = False
                     now = time.monotonic()
                     if now >= next_beat:
                         self._heartbeat(cr)
@@ -249,20 +297,62 @@ class DatabaseRunner:
                     if now >= next_poll:
                         self._poll_for_idle_threads(cr)
                         next_poll = now + self.settings.poll_interval
-                    timeout = max(0.0, min(next_beat, next_reap, next_poll) - time.monotonic())
+                    wake = min(next_beat, next_reap, next_poll,
+                               self.watchdog.next_check() or next_poll)
+                    timeout = max(0.0, wake - time.monotonic())
                     if select.select([connection], [], [], min(timeout, 1.0))[0]:
                         connection.poll()
-                        if connection.notifies:
-                            del connection.notifies[:]
+                        channels = {notify.channel for notify in connection.notifies}
+                        del connection.notifies[:]
+                        stops_notified = store.STOP_CHANNEL in channels
+                        if channels - {store.STOP_CHANNEL}:
                             self.wakeup.notify()
         finally:
             connection.close()
 
+    # -- the watchdog's rounds (control thread) ---------------------------------
+    def _watch(self, connection, cr, stops_notified: bool) -> None:
+        """Take in stop requests for the jobs running here (when notified,
+        else every poll_interval), end the attempts that are due (time limit,
+        stop), replace the threads stuck in ended attempts."""
+        now = time.monotonic()
+        running = self.watchdog.running()
+        if running and (stops_notified or now >= self._next_stop_poll):
+            self._next_stop_poll = now + self.settings.poll_interval
+            for job_id, date_started, by in store.take_stop_requests(cr, list(running)):
+                if running[job_id].job.date_started == date_started:  # this attempt's
+                    running[job_id].request_stop(by, now)
+        for running_attempt, reason in self.watchdog.due(now):
+            self._end_attempt(connection, cr, running_attempt, reason)
+        for running_attempt in self.watchdog.stuck(now):
+            self._replace_thread(running_attempt)
+
+    def _end_attempt(self, connection, cr, running, reason: str) -> None:
+        """Take the attempt over, end its transaction (nothing of it can
+        commit any more), interrupt its thread, record its outcome."""
+        if not running.take_over(reason):
+            return  # its thread is recording the outcome itself
+        try:
+            store.terminate_backend(cr, running.backend_pid)
+        finally:
+            running.terminated()
+        attempt.end_taken_over(self.executor, connection, running, self.worker_id)
+
+    def _replace_thread(self, running) -> None:
+        job = running.job
+        abandoned = len(self.watchdog.abandoned_threads)
+        _logger.warning('job thread %s did not come back from job %s (%s.%s) after it was '
+                        'ended (blocked outside Python code?): abandoned, a new job thread '
+                        'replaces it (%d abandoned in %s)', running.thread.name, job.uuid,
+                        job.model_name, job.method_name, abandoned, self.dbname)
+        self.threads.append(self._thread(self._job_loop, 'job-%d' % (len(self.threads) - 1)))
+        if abandoned == self.settings.threads:
+            self.too_many_abandoned(self)
+
     def _poll_for_idle_threads(self, cr) -> None:
-        """While job threads have closed their connections, look for work
-        they would not hear of (an eta passed, a slot freed on another
-        server, more than the connected threads take) on this connection,
-        and wake them when there is some."""
+        """While job threads are disconnected, look for work they would not
+        hear of (an eta passed, a slot freed on another server, more than the
+        connected threads take) and wake them when there is some."""
         if self._connected < self.settings.threads:
             next_eta = store.seconds_to_next_eta(cr)
             if next_eta is not None and next_eta <= 0:
@@ -291,9 +381,8 @@ class DatabaseRunner:
                 self.finish_batches_of_jobs(cr, failed)
 
     def finish_batches_of_jobs(self, cr, job_ids) -> None:
-        """Jobs failed for good by the reaper (``cr`` autocommits: that is
-        committed) may have been the last of their batches. Finishing takes a
-        transaction of its own, on a connection of its own."""
+        """Jobs the reaper failed for good (committed: ``cr`` autocommits) may
+        have ended their batches: end them, on a connection of their own."""
         batch_ids = store.batches_of_jobs(cr, job_ids)
         if batch_ids:
             with self._connection() as connection:
@@ -306,6 +395,6 @@ def process_exists(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True

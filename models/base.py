@@ -13,7 +13,8 @@ class Base(models.AbstractModel):
 
         ``eta``: a datetime (UTC) or a number of seconds from now;
         ``identity_key``: a second call with the key of a pending job
-        returns that job instead of a new one.
+        returns that job instead of a new one; a function of the call
+        (e.g. ``identity_exact``) computes the key.
         """
         return enqueue.DelayedRecords(self, dict(
             priority=priority, eta=eta, channel=channel, description=description,

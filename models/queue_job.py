@@ -19,7 +19,8 @@ import psycopg2.errors
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import defaults, schema, serialization, states, store
+from ..engine import defaults, schema, serialization, states, store, watchdog
+from ..engine.job_method import find_job_method
 from ..service import options
 
 _logger = logging.getLogger(__name__)
@@ -93,8 +94,12 @@ class QueueJob(models.Model):
     retry = fields.Integer('Retries', readonly=True, default=0)
     max_retries = fields.Integer('Max Retries', readonly=True, default=defaults.MAX_RETRIES,
                                  help='0: never retried.')
-    timeout = fields.Integer('Time Limit (s)', readonly=True, default=0,
-                             help='0: the default time limit of the server.')
+    # NULL: none given (with_delay(timeout=), @job(timeout=)); see time_limit
+    timeout = fields.Integer('Time Limit Given (s)', readonly=True)
+    time_limit = fields.Integer(
+        'Time Limit (s)', compute='_compute_time_limit',
+        help="Wall-clock seconds the job may run: with_delay(timeout=), else "
+             "@job(timeout=), else the server's [background_job] timeout; 0: no limit.")
     identity_key = fields.Char('Identity Key', readonly=True)
     exc_type = fields.Char('Exception', readonly=True)
     exc_message = fields.Text('Exception Message', readonly=True)
@@ -111,6 +116,18 @@ class QueueJob(models.Model):
     call_display = fields.Text('Call', compute='_compute_call_display',
                                help='The call the job makes, with its arguments decoded.')
     record_count = fields.Integer('Records', compute='_compute_call_display')
+
+    def _compute_time_limit(self):
+        stored = store.stored_timeouts(self.env.cr, self.ids)
+        default = options.settings().timeout
+        for job in self:
+            model = self.env.registry.models.get(job.model_name, object)
+            try:
+                method_timeout = find_job_method(model, job.method_name).timeout
+            except LookupError:  # model or method gone: the server's
+                method_timeout = None
+            job.time_limit = watchdog.effective_timeout(stored.get(job.id), method_timeout,
+                                                        default)
 
     @api.model_cr
     def init(self):
@@ -147,25 +164,6 @@ class QueueJob(models.Model):
             return self.env[model_name].browse(ids)
         return _MissingModel(model_name, ids)
 
-    def action_open_records(self):
-        """The records the job runs on, in their own form or list."""
-        self.ensure_one()
-        ids = _json_list(self.record_ids)
-        if self.model_name not in self.env:
-            raise UserError(_('Model %s does not exist (is its module installed?).')
-                            % self.model_name)
-        action = {
-            'type': 'ir.actions.act_window',
-            'name': _('Records of job %s') % (self.name or self.id),
-            'res_model': self.model_name,
-            'domain': [('id', 'in', ids)],
-            'view_mode': 'tree,form',
-            'views': [(False, 'tree'), (False, 'form')],
-        }
-        if len(ids) == 1:
-            action.update(res_id=ids[0], view_mode='form', views=[(False, 'form')])
-        return action
-
     # -- admin actions -----------------------------------------------------------
     def requeue(self):
         """Failed, cancelled or done jobs run again (with full retries)."""
@@ -191,8 +189,34 @@ class QueueJob(models.Model):
         return self._admin_change(_('cancelled'), states.CANCEL_FROM, store.admin_cancel)
 
     def _check_can_cancel(self):
+        self._check_own_jobs(_('You can only cancel jobs you enqueued.'))
+
+    def _check_own_jobs(self, message):
+        """Managers act on any job; other users on the jobs they enqueued."""
         if not self._is_manager() and any(job.user_id.id != self.env.uid for job in self):
-            raise AccessError(_('You can only cancel jobs you enqueued.'))
+            raise AccessError(message)
+
+    def stop(self):
+        """Stop running jobs, on whichever server runs them: within about 2 s
+        their transaction is rolled back and they end cancelled, "stopped
+        by <user>", never retried. Managers stop any job, users their own."""
+        self._check_own_jobs(_('You can only stop jobs you enqueued.'))
+        self.check_access_rights('read')
+        self.check_access_rule('read')
+        stopped = store.request_stop(self.env.cr, self.ids, self.env.user.name)
+        not_running = self - self.browse(stopped)
+        if not_running:
+            raise UserError(_('Only running jobs can be stopped, and these are not running: '
+                              '%s. Reload to see their current state.')
+                            % ', '.join(not_running.mapped('display_name')))
+        return True
+
+    @api.model
+    def stop_requested(self):
+        """In a job's code: whether someone asked to stop it (Stop, stop()).
+        A job that checks it can return early; it then ends cancelled, its
+        work rolled back, before the worker ends it. False outside jobs."""
+        return watchdog.stop_requested()
 
     def _admin_change(self, what, from_states, change, **change_options):
         """Apply one guarded SQL change to the jobs the user may see; the
@@ -250,7 +274,8 @@ class QueueJob(models.Model):
     # -- crons (data/ir_cron_data.xml) ------------------------------------------
     @api.model
     def _cron_purge_finished(self):
-        """Remove done and cancelled jobs older than keep_days."""
+        """Remove done and cancelled jobs older than keep_days, and the stop
+        requests that no attempt took (their job ended first)."""
         days = self._keep_days()
         removed = 0
         while True:
@@ -259,6 +284,7 @@ class QueueJob(models.Model):
             if chunk < PURGE_CHUNK:
                 break
         _logger.info('removed %d finished jobs older than %d days', removed, days)
+        store.purge_stop_requests(self.env.cr)
 
     @api.model
     def _keep_days(self):

@@ -39,7 +39,14 @@ JOB_OPTIONS = (
     ('channels', 'Capacity of channels that have no row yet (name:capacity,...; 0: no\n'
                  'limit); after that, the channel\'s row (Job Queue > Channels) wins.'),
     ('dead_after', 'A started job whose worker has not beaten for this many seconds is requeued.'),
-    ('timeout', 'Default time limit of a job, in seconds (0: none); @job(timeout=) wins.'),
+    ('network_timeout', 'Seconds after which a connection to a silent peer (a worker machine lost,\n'
+                        'a network cut) is dropped on both ends (TCP keepalives, tcp_user_timeout;\n'
+                        'PostgreSQL >= 12), so that the lost worker\'s jobs are released; keep it\n'
+                        'below dead_after. 0: the system\'s TCP defaults (hours).'),
+    ('timeout', 'Default time limit of a job, wall clock, in seconds (0: none);\n'
+                '@job(timeout=) and with_delay(timeout=) win.'),
+    ('shutdown_timeout', 'On SIGTERM/SIGINT, running jobs get this many seconds to finish;\n'
+                         'then they are ended and requeued (no retry counted).'),
     ('idle_close', 'A job thread without work for this many seconds closes its connections\n'
                    '(an idle database then costs one connection per process).'),
     ('keep_days', 'Done and cancelled jobs older than this many days are removed by a cron,\n'
@@ -55,8 +62,10 @@ def job_section(defaults):
     values = dict(
         threads=defaults.THREADS, databases=','.join(defaults.DATABASES),
         database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
+        network_timeout=defaults.NETWORK_TIMEOUT,
         channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),
-        timeout=defaults.TIMEOUT, idle_close=defaults.IDLE_CLOSE,
+        timeout=defaults.TIMEOUT, shutdown_timeout=defaults.SHUTDOWN_TIMEOUT,
+        idle_close=defaults.IDLE_CLOSE,
         keep_days=defaults.KEEP_DAYS, run_now=defaults.RUN_NOW,
         metrics_token=defaults.METRICS_TOKEN)
     lines = ['[background_job]']

@@ -54,17 +54,29 @@ class BoundJobMethod:
         return '<bound job %s of %r>' % (self.job_method.__name__, self.records)
 
 
-def job(func: Optional[Callable] = None, *, channel: str = defaults.CHANNEL,
+def job(func: Optional[Callable] = None, *, channel: Optional[str] = None,
         priority: int = defaults.PRIORITY, max_retries: int = defaults.MAX_RETRIES,
-        retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None):
+        retry_pattern: Optional[Mapping] = None, timeout: Optional[int] = None,
+        default_channel: Optional[str] = None):
     """Mark a model method as a job: ``@job`` or ``@job(channel='root.mail', ...)``.
 
     ``max_retries``: failures retried before the job fails (0: never);
     ``retry_pattern``: ``{retry count: seconds}`` backoff steps;
-    ``timeout``: seconds before PostgreSQL cancels the job's statements.
+    ``timeout``: the job's time limit, wall clock, in whole seconds (0: none;
+    default: the server's ``[background_job] timeout``); at the limit its
+    transaction is ended and it fails with JobTimeoutError.
+    ``default_channel``: OCA queue_job's name of ``channel``.
     """
-    options = dict(channel=channel, priority=priority, max_retries=max_retries,
-                   retry_pattern=retry_pattern, timeout=timeout)
+    options = dict(channel=_channel(channel, default_channel), priority=priority,
+                   max_retries=max_retries, retry_pattern=retry_pattern, timeout=timeout)
     if func is None:
         return lambda f: DelayableJobMethod(f, **options)
     return DelayableJobMethod(func, **options)
+
+
+def _channel(channel, default_channel):
+    """The one channel of ``channel=`` and OCA's ``default_channel=``."""
+    if channel and default_channel and channel != default_channel:
+        raise ValueError('@job got channel=%r and default_channel=%r: give one of them'
+                         % (channel, default_channel))
+    return channel or default_channel or defaults.CHANNEL

@@ -5,8 +5,9 @@ import uuid
 
 from odoo import fields
 
-from ..engine import serialization, states, store
+from ..engine import identity, serialization, states, store
 from ..engine.job_method import find_job_method
+from ..engine.watchdog import check_timeout
 from . import executor
 from .options import settings
 
@@ -22,6 +23,7 @@ class DelayedRecords:
     __slots__ = ('_records', '_options')
 
     def __init__(self, records, options):
+        check_timeout(options.get('timeout'), 'with_delay(timeout=)')  # refused at once
         self._records = records
         self._options = options
 
@@ -85,10 +87,18 @@ def job_values(records, job_method, args, kwargs, options):
         'eta': to_eta(options.get('eta')),
         'state': states.PENDING,
         'max_retries': job_method.retry_policy.max_retries if max_retries is None else max_retries,
-        'timeout': options.get('timeout') or job_method.timeout or 0,
-        'identity_key': options.get('identity_key'),
+        'timeout': job_timeout(job_method, options),
+        'identity_key': identity.resolve(options.get('identity_key'), lambda: identity.JobCall(
+            records._name, job_method.__name__, records, tuple(args), dict(kwargs))),
         'parent_id': None,
     }
+
+
+def job_timeout(job_method, options):
+    """The time limit stored with a job: with_delay(timeout=), else
+    @job(timeout=), else None (the server's); 0: no limit."""
+    timeout = options.get('timeout')
+    return job_method.timeout if timeout is None else timeout
 
 
 def to_eta(eta):

@@ -15,6 +15,7 @@ from odoo.exceptions import except_orm
 
 from ..engine import attempt, serialization, store
 from ..engine.job_method import find_job_method
+from ..engine.outage import connection_lost
 from ..engine.exceptions import NotAJobError, RecordsGoneError
 from ..engine.retry import RetryPolicy
 from . import company
@@ -25,8 +26,6 @@ _logger = logging.getLogger(__name__)
 # How often a worker checks whether another process changed the registry
 # (module install/upgrade), in seconds.
 REGISTRY_CHECK_INTERVAL = 5
-TCP_KEEPALIVES = ('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; '
-                  'SET tcp_keepalives_count = 3')
 
 
 def resolve(env, model_name, method_name):
@@ -107,7 +106,7 @@ def method_options(model_class, job):
     policy = job_method.retry_policy
     if policy.max_retries != job.max_retries:  # with_delay(max_retries=...) wins
         policy = RetryPolicy(job.max_retries, policy.pattern)
-    return policy, (job.timeout or job_method.timeout)
+    return policy, job.timeout if job.timeout is not None else job_method.timeout
 
 
 def end_changes(registry, committed, cr):
@@ -203,9 +202,6 @@ class OdooExecutor:
             if cr is not None:  # closed by job code: its connection is still open
                 cr.close_connection()
             cr = self._local.cursor = JobCursor(registry.db_name)
-            # A job's row lock is its proof of life: if this machine is lost,
-            # PostgreSQL must notice and release it within ~25 s (TCP only).
-            cr.execute(TCP_KEEPALIVES)
             store.mark_worker_session(cr)
             store.prepare_run(cr)
             cr.commit()
@@ -220,8 +216,9 @@ class OdooExecutor:
         if cr is not None:
             try:
                 cr.close_connection()
-            except psycopg2.Error:
-                _logger.warning('could not close a job cursor cleanly', exc_info=True)
+            except psycopg2.Error as error:
+                if not connection_lost(error):  # else its outage is logged (engine/outage.py)
+                    _logger.warning('could not close a job cursor cleanly', exc_info=True)
 
 
 class CallerTransaction:
@@ -266,7 +263,7 @@ def claimed_job(record):
     """The ClaimedJob of a queue.job record (its many2one fields as ids)."""
     record, values = record.sudo(), {}
     for name in (field.name for field in dataclasses.fields(store.ClaimedJob)):
-        if name in record._fields:
+        if name in record._fields and name != 'date_started':  # no attempt token: see ATTEMPT
             value = record[name]
             values[name] = (value.id or None) if isinstance(value, models.BaseModel) else value
     return store.ClaimedJob(**values)

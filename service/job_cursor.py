@@ -27,6 +27,8 @@ import psycopg2
 from odoo import sql_db
 
 from ..engine.exceptions import JobLostError
+from ..engine.outage import connection_lost
+from .options import settings
 
 BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ;\n'
 SAVEPOINT = 'background_job_attempt'
@@ -44,9 +46,13 @@ class _OwnConnection:
 
     def borrow(self, connection_info):
         if self.connection is None or self.connection.closed:
+            # A job's row lock is its proof of life: if this machine is lost,
+            # PostgreSQL must end the session, and release the lock, within
+            # network_timeout (Settings.connection_parameters).
             self.connection = psycopg2.connect(
                 connection_factory=sql_db.PsycoConnection,
-                **dict(connection_info, application_name='background_job'))
+                **dict(connection_info, application_name='background_job',
+                       **settings().connection_parameters()))
         return self.connection
 
     def give_back(self, connection, keep_in_pool=True):
@@ -74,8 +80,15 @@ class JobCursor(sql_db.Cursor):
         try:
             if not self.closed:
                 self.close()
+        except psycopg2.InterfaceError:
+            pass  # the connection was closed already (ended by the watchdog, or lost)
         finally:
             self._own_connection.close()
+
+    def backend_pid(self):
+        """The PostgreSQL backend of this cursor's connection (no round trip):
+        the watchdog ends it at a job's time limit (engine/watchdog.py)."""
+        return self._cnx.get_backend_pid()
 
     def autocommit(self, on):
         # Cursor.__init__ asks for a transaction mode: this cursor's
@@ -89,7 +102,19 @@ class JobCursor(sql_db.Cursor):
         if self._savepoint == 'due':
             query = 'SAVEPOINT %s;\n%s' % (SAVEPOINT, query)
             self._savepoint = 'taken'
-        return super().execute(query, params, log_exceptions)
+        return self._send(query, params, log_exceptions)
+
+    def _send(self, query, params=None, log_exceptions=None):
+        """Odoo's execute, with its "bad query" error line, but not for a
+        lost connection: the worker logs an outage once (engine/outage.py),
+        not once per job and statement."""
+        try:
+            return super().execute(query, params, log_exceptions=False)
+        except Exception as error:
+            log = self._default_log_exceptions if log_exceptions is None else log_exceptions
+            if log and not connection_lost(error):
+                sql_db._logger.error('bad query: %s\nERROR: %s', self._obj.query or query, error)
+            raise
 
     def execute_and_hold(self, query, params=None):
         """Run ``query`` now and again at the start of each later transaction
@@ -110,7 +135,7 @@ class JobCursor(sql_db.Cursor):
         if self._lost or not self._held:
             raise JobLostError('the job holds no lock of its row')
         if self._savepoint == 'taken':
-            super().execute('ROLLBACK TO SAVEPOINT ' + SAVEPOINT)
+            self._send('ROLLBACK TO SAVEPOINT ' + SAVEPOINT)
         self._run_handlers('rollback')
 
     def commit_job(self):
@@ -146,13 +171,13 @@ class JobCursor(sql_db.Cursor):
             return
         self._in_transaction = False
         if self._held:
-            super().execute('%s;\n%s%s' % (command, BEGIN, self._held))
+            self._send('%s;\n%s%s' % (command, BEGIN, self._held))
             self._in_transaction = True
             # the held statement returns a row while the hold is the job's
             self._lost = self._obj.fetchone() is None
             self._savepoint = 'due'
         else:
-            super().execute(command)
+            self._send(command)
 
     def _run_handlers(self, event):
         for handler in self._pop_event_handlers()[event]:

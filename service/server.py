@@ -38,11 +38,12 @@ def connect(dbname):
     Its commits do not wait for the disk (synchronous_commit off): losing
     the last ones in a PostgreSQL crash only makes a job run again. A job's
     own transaction stays synchronous, and flushing it to disk flushes every
-    earlier claim as well.
+    earlier claim as well. Both ends drop it when the other goes silent
+    (network_timeout), as the jobs' connections (service/job_cursor.py).
     """
     _, params = odoo.sql_db.connection_info_for(dbname)
-    return psycopg2.connect(application_name='background_job',
-                            options='-c synchronous_commit=off', **params)
+    return psycopg2.connect(application_name='background_job', **params,
+                            **settings().connection_parameters('-c synchronous_commit=off'))
 
 
 def addon_installed(dbname):
@@ -84,24 +85,46 @@ def list_databases():
     return [name for name in candidate_databases() if addon_installed(name)]
 
 
-def make_manager():
+def make_manager(too_many_abandoned=None):
+    """The Manager of this process's runners; ``too_many_abandoned(runner)``:
+    see DatabaseRunner (default: an ERROR in the log, for the threaded
+    server, whose process also serves HTTP)."""
     current = settings()
     return Manager(list_databases, lambda dbname: DatabaseRunner(
-        dbname, lambda: connect(dbname), OdooExecutor(dbname), current),
-        current.database_refresh)
+        dbname, lambda: connect(dbname), OdooExecutor(dbname), current,
+        too_many_abandoned=too_many_abandoned), current.database_refresh)
 
 
 def run_workers_until_signal():
-    """Foreground loop of the job process and of ``odoo queue-worker``."""
-    stop = []
+    """Foreground loop of the job process and of ``odoo queue-worker``:
+    until SIGINT or SIGTERM (a second one exits at once), or until as many
+    job threads as ``threads`` of a database are stuck in ended jobs. Then
+    the workers stop (running jobs get shutdown_timeout seconds, the rest
+    are requeued). True if the process must restart (stuck threads)."""
+    stop, restart = [], []
+
+    def on_signal(*args):
+        if stop:
+            _logger.warning('second signal: exiting without waiting for running jobs')
+            os._exit(1)
+        stop.append(True)
+
+    def on_too_many_abandoned(runner):
+        _logger.error('%d job threads serving %s are stuck in ended jobs: this job '
+                      'process restarts (running jobs get shutdown_timeout to finish)',
+                      len(runner.watchdog.abandoned_threads), runner.dbname)
+        restart.append(True)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *args: stop.append(True))
-    manager = make_manager()
+        signal.signal(sig, on_signal)
+    manager = make_manager(on_too_many_abandoned)
     manager.start()
-    while not stop:
+    while not stop and not restart:
         time.sleep(0.2)
-    _logger.info('job workers stopping: letting running jobs finish')
+    _logger.info('job workers stopping: running jobs get %ss to finish',
+                 settings().shutdown_timeout)
     manager.stop()
+    return bool(restart) and not stop
 
 
 # -- hooks into Odoo's servers ------------------------------------------------
@@ -144,7 +167,12 @@ def _prefork_stop(original):
         pid = getattr(self, 'background_job_pid', None)
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM if graceful else signal.SIGKILL)
-        return original(self, graceful)
+        result = original(self, graceful)
+        if pid and graceful:  # a supervisor may end the rest once the arbiter exits
+            deadline = time.monotonic() + settings().shutdown_timeout + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return result
     return stop
 
 
@@ -157,7 +185,8 @@ def _job_process(server):
         if server.socket:
             server.socket.close()
         odoo.sql_db.close_all()  # never share the arbiter's connections
-        run_workers_until_signal()
+        if run_workers_until_signal():
+            _logger.info('job worker process exits to be restarted by the server')
     except Exception:
         _logger.exception('job worker process crashed')
         status = 1

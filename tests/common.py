@@ -4,10 +4,12 @@ import contextlib
 import threading
 import unittest
 import json
+import uuid
 
 import odoo
 from odoo import SUPERUSER_ID, api
 
+from odoo.addons.background_job.engine import store
 from odoo.addons.background_job.engine.worker import DatabaseRunner, Settings
 from odoo.addons.background_job.service.executor import OdooExecutor
 from odoo.addons.background_job.service.server import connect
@@ -94,19 +96,39 @@ def running(runner):
         runner.stop(timeout=30)
 
 
-def server_config(name, **job_options):
-    """A copy of odoo.conf with [background_job] options replaced, written to
-    the test's output folder; returns its path."""
+def server_config(name, odoo_options=None, **job_options):
+    """A copy of odoo.conf with [background_job] options replaced (and
+    [options] ones: ``odoo_options``), written to the test's output folder;
+    returns its path."""
     import configparser
     import os
     parser = configparser.ConfigParser()
     parser.read(odoo_server.CONFIG)
+    for key, value in (odoo_options or {}).items():
+        parser['options'][key] = str(value)
     for key, value in job_options.items():
         parser['background_job'][key] = str(value)
     path = os.path.join(odoo_server.test_output_dir(), name + '.conf')
     with open(path, 'w') as handle:
         parser.write(handle)
     return path
+
+
+def enqueue_by_sql(connection, method, calls):
+    """Enqueue ``background.job.test.record.<method>(*args)`` for each
+    ``args`` of ``calls``, on a new record, in one committed transaction of
+    ``connection`` (psycopg2): no Odoo registry needed, so on any server
+    (a throwaway cluster, tests/pg_cluster.py). Returns the job ids."""
+    with connection, connection.cursor() as cr:
+        cr.execute("INSERT INTO background_job_test_record (name) VALUES ('c') RETURNING id")
+        record_id = cr.fetchone()[0]
+        return [store.enqueue(cr, {
+            'uuid': str(uuid.uuid4()), 'name': method, 'model_name': 'background.job.test.record',
+            'method_name': method, 'record_ids': '[%d]' % record_id, 'args': json.dumps(args),
+            'kwargs': '{}', 'context': '{}', 'user_id': 1, 'company_id': 1,
+            'channel': 'root', 'priority': 10, 'eta': None, 'state': 'pending',
+            'max_retries': 5, 'timeout': 0, 'identity_key': None, 'parent_id': None})
+            for args in calls]
 
 
 def server_command(config, db):

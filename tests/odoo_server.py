@@ -247,10 +247,12 @@ class OdooServer:
             '--logfile=%s' % self.logfile,
         ] + self.args
 
-    def start(self, timeout=None):
+    def start(self, timeout=None, wait_ready=True):
         """Start the server and wait until GET /web/login answers 200 (at most
         ``timeout`` seconds); else end it and raise ServerError with the end of
-        its log. A port taken meanwhile by someone else is replaced."""
+        its log. A port taken meanwhile by someone else is replaced.
+        ``wait_ready=False``: return once the process is spawned (a test that
+        kills it at any moment of its life)."""
         if self.running:
             raise ServerError('server already running (pid %d)' % self.process.pid)
         timeout = self.timeout if timeout is None else timeout
@@ -259,6 +261,8 @@ class OdooServer:
             if not fixed_ports:
                 self.port, self.longpolling_port = free_port(), free_port()
             self._spawn()
+            if not wait_ready:
+                return self
             problem = self._wait_ready(timeout)
             if problem is None:
                 return self

@@ -101,7 +101,8 @@ class TestAdminActions(BackendCase):
             return not _matches(buttons[name], {'state': state, 'is_batch': is_batch,
                                                 'batch_failed': 0})
         expected = {'requeue': states.REQUEUE_FROM, 'run_now': states.RUN_NOW_FROM,
-                    'set_done': states.SET_DONE_FROM, 'cancel': states.CANCEL_FROM}
+                    'set_done': states.SET_DONE_FROM, 'cancel': states.CANCEL_FROM,
+                    'stop': states.STOP_FROM}
         for name, allowed in expected.items():
             self.assertEqual({state for state in ALL_STATES if shown(name, state)}, set(allowed),
                              name)
@@ -157,11 +158,11 @@ class TestScreens(BackendCase):
         self.assertEqual(job.record_count, 1)
 
     def test_open_records_shows_the_one_record_or_the_list(self):
-        one = self.record.log_run.delay('one').action_open_records()
+        one = self.record.log_run.delay('one').open_related_action()
         self.assertEqual((one['res_model'], one['res_id'], one['view_mode']),
                          ('background.job.test.record', self.record.id, 'form'))
         two = self.record | self.record.copy()
-        many = two.log_run.delay('two').action_open_records()
+        many = two.log_run.delay('two').open_related_action()
         self.assertEqual((many['domain'], many['view_mode']), ([('id', 'in', two.ids)], 'tree,form'))
 
     def test_the_jobs_menu_counts_failed_jobs_and_follows_new_failures(self):

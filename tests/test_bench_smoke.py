@@ -1,8 +1,10 @@
-"""`make bench SMOKE=1` and `make bench-ui SMOKE=1`, the README's commands
-in their short mode, run as a user runs them (a shell's environment, the
-real make targets) on databases of their own: so that neither breaks
-silently between the long runs."""
+"""`make bench SMOKE=1`, `make bench-ui SMOKE=1` (the Jobs list, the
+overview and the metrics scrape) and `make bench-peers SMOKE=1`, the
+README's commands in their short mode, run as a user runs them (a shell's
+environment, the real make targets) on databases of their own: so that none
+breaks silently between the long runs."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -12,9 +14,9 @@ from .odoo_server import ROOT, TEST_DB, ensure_db
 pytestmark = pytest.mark.server
 
 
-def run_make(target, db, timeout):
+def run_make(target, db, timeout, databases=None):
     """Output of `make <target> SMOKE=1 BENCH_DB=<db>`; the database and its
-    template are dropped afterwards."""
+    template (or ``databases``) are dropped afterwards."""
     # not the variables of the `make test` that runs us
     env = {key: value for key, value in os.environ.items()
            if key not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'PYTEST_CURRENT_TEST')}
@@ -23,7 +25,7 @@ def run_make(target, db, timeout):
                                  'BENCH_DB=' + db], cwd=ROOT, env=env, capture_output=True,
                                 text=True, timeout=timeout)
     finally:
-        for name in (db, ensure_db.template_name(db)):
+        for name in databases or (db, ensure_db.template_name(db)):
             ensure_db.drop(name, force=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
@@ -50,3 +52,37 @@ def test_make_bench_ui_smoke_prints_its_table():
     default_row = next(line for line in output.splitlines() if 'default filter' in line)
     assert default_row.rstrip(' |').endswith(' ms'), default_row
     assert '| 3,000 | no filter | 3,000 | ' in output, output
+    # the overview, rpc and browser
+    assert '| rows | screen | rpc median | rpc worst | browser median |' in output, output
+    overview_row = next(line for line in output.splitlines() if '| overview |' in line)
+    assert overview_row.startswith('| 3,000 | overview | '), overview_row
+    assert overview_row.rstrip(' |').endswith(' ms'), overview_row
+    # the metrics scrape
+    assert '| rows | request median | request worst | SQL median | SQL worst |' in output, output
+    assert re.search(r'^\| 3,000 \| \d+ ms \| \d+ ms \| \d+ ms \| \d+ ms \|$', output, re.M), output
+
+
+PEERS = ('background_job (this addon)', 'OCA queue_job 11.0', 'Celery 5', 'RQ 2')
+
+
+def test_make_bench_peers_smoke_measures_every_system():
+    """Each system's row has its figures (a peer that could not run would
+    say why instead), and this addon neither loses nor repeats a job when
+    its worker is killed with -9 halfway through."""
+    prefix = TEST_DB + '_peers'
+    # the first run in a fresh clone also builds bench/.venv-peers
+    output = run_make('bench-peers', prefix, timeout=900, databases=[
+        '%s_%s' % (prefix, system) for system in ('ours', 'oca', 'celery', 'rq')])
+    assert ('| system | enqueued (60 no-op) | executed (60 no-op) | ORM jobs executed (8) | '
+            'commit-to-start p50 / p99 | kill -9 halfway through 40 jobs: lost / run twice |'
+            in output), output
+    rows = [line for line in output.splitlines() if line.startswith('| ') and '/s' in line]
+    for peer in PEERS:
+        row = next((line for line in rows if line.startswith('| ' + peer)), None)
+        assert row is not None and 'not measured' not in row, (peer, output)
+        cells = [cell.strip() for cell in row.strip('| ').split(' | ')]
+        assert len(cells) == 6, row
+        assert all(cell.endswith(')') and '/s (' in cell for cell in cells[1:4]), row
+        assert cells[4].endswith(')') and ' ms (' in cells[4], row
+    ours = next(line for line in rows if line.startswith('| ' + PEERS[0]))
+    assert ours.count('(1.00)') == 4 and ours.rstrip().endswith('| 0 / 0 |'), ours

@@ -5,15 +5,13 @@ import os
 import time
 import urllib.request
 import unittest
-import uuid
 
 import pytest
 
-from odoo.addons.background_job.engine import store
 from odoo.addons.background_job.service.server import connect
 
 from . import odoo_server
-from .common import server_config, wait_for
+from .common import enqueue_by_sql, server_config, wait_for
 from .jsonrpc import JsonRpcSession
 
 pytestmark = pytest.mark.server
@@ -27,16 +25,7 @@ DB_MAXCONN = 8  # Odoo's pool, for HTTP and crons
 def enqueue_noops(dbname, count):
     connection = connect(dbname)
     try:
-        with connection, connection.cursor() as cr:
-            cr.execute("INSERT INTO background_job_test_record (name) VALUES ('c') RETURNING id")
-            record_id = cr.fetchone()[0]
-            return [store.enqueue(cr, {
-                'uuid': str(uuid.uuid4()), 'name': 'noop', 'model_name': 'background.job.test.record',
-                'method_name': 'noop', 'record_ids': '[%d]' % record_id, 'args': '[]',
-                'kwargs': '{}', 'context': '{}', 'user_id': 1, 'company_id': 1,
-                'channel': 'root', 'priority': 10, 'eta': None, 'state': 'pending',
-                'max_retries': 5, 'timeout': 0, 'identity_key': None, 'parent_id': None})
-                for _ in range(count)]
+        return enqueue_by_sql(connection, 'noop', [()] * count)
     finally:
         connection.close()
 

@@ -54,6 +54,8 @@ class TestChineseBackend(BackendBrowserCase):
         for label in ('批次', '频道', '工作进程'):
             self.assertIn(label, menus)
         self.assertTrue(any(text.split()[:1] == ['作业'] for text in menus), menus)  # may carry a count
+        browser.wait_for('.o_background_job_overview')  # the app's first screen
+        self.click_menu(browser, 'queue_job_menu')
         browser.wait_for('.o_list_view')
         self.wait_text(browser, '.o_searchview_facet', '待处理、运行中或失败')  # default filter
         browser.screenshot('job-queue-menus')

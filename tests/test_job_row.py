@@ -31,7 +31,8 @@ def test_the_claim_reads_back_the_fields_of_claimed_job_in_their_order():
     returning = runs.PREPARE_CLAIM.split('RETURNING')[1].strip()
     expected = ', '.join('job.' + name for name in (
         'id', 'uuid', 'model_name', 'method_name', 'record_ids', 'args', 'kwargs', 'context',
-        'user_id', 'company_id', 'channel', 'retry', 'max_retries', 'timeout', 'parent_id', 'has_dependents'))
+        'user_id', 'company_id', 'channel', 'retry', 'max_retries', 'timeout', 'parent_id',
+        'date_started', 'has_dependents'))
     assert returning == expected + ', (SELECT capacity FROM queue_job_channel WHERE name = job.channel)'
     assert runs.PREPARE_CLAIM_UNLIMITED.split('RETURNING')[1].strip() == returning
 
@@ -66,7 +67,7 @@ def test_an_insert_writes_the_defaults_of_the_columns_it_does_not_give():
     assert written == {
         'uuid': job_row.NEW_UUID, 'name': "'n'", 'record_ids': "'[]'", 'args': "'[]'",
         'kwargs': "'{}'", 'context': "'{}'", 'channel': "'root'", 'priority': '10',
-        'eta': job_row.NOW_UTC, 'state': "'pending'", 'max_retries': '5', 'timeout': '0',
+        'eta': job_row.NOW_UTC, 'state': "'pending'", 'max_retries': '5',
         'identity_key': "'k'", 'date_created': job_row.NOW_UTC}
 
 

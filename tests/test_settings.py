@@ -29,11 +29,12 @@ def test_every_option_is_read_with_its_type():
     settings = options.parse({
         'threads': '2', 'databases': ' a, b ,,c', 'database_refresh': '1.5',
         'channels': 'root:0, root.mail:3, root.import', 'dead_after': '12',
-        'timeout': '0', 'idle_close': '0.5', 'keep_days': '30', 'run_now': 'Yes'})
+        'network_timeout': '8', 'timeout': '0', 'idle_close': '0.5', 'keep_days': '30',
+        'run_now': 'Yes'})
     assert settings == Settings(
         threads=2, databases=('a', 'b', 'c'), database_refresh=1.5,
         channels={'root': 0, 'root.mail': 3, 'root.import': 0}, dead_after=12.0,
-        timeout=0, idle_close=0.5, keep_days=30, run_now=True)
+        network_timeout=8, timeout=0, idle_close=0.5, keep_days=30, run_now=True)
     assert options.parse({'run_now': 'False'}).run_now is False
 
 
@@ -45,7 +46,7 @@ def test_an_empty_value_keeps_the_default():
     ('threads', '-1'), ('threads', 'four'), ('timeout', 'abc'), ('timeout', '1.5'),
     ('dead_after', '0'), ('database_refresh', '-3'), ('idle_close', 'nan'),
     ('keep_days', '-7'), ('channels', 'root:x'), ('channels', 'root:-1'),
-    ('run_now', 'maybe'),
+    ('run_now', 'maybe'), ('network_timeout', '-1'), ('network_timeout', '2.5'),
 ])
 def test_a_bad_value_is_refused_naming_the_option(name, text):
     with pytest.raises(ValueError) as caught:
@@ -107,3 +108,30 @@ def test_databases_are_the_option_else_db_name_else_those_dbfilter_matches():
         section.clear()
         section.update(previous[0])
         config['db_name'], config['dbfilter'] = previous[1:]
+
+
+def test_both_ends_of_the_engines_and_the_jobs_connections_drop_a_silent_peer():
+    """network_timeout: libpq's keepalives and tcp_user_timeout on this end,
+    the same session settings on PostgreSQL's (a lost machine's sessions end,
+    releasing its jobs' row locks, README Faults)."""
+    parameters = Settings(network_timeout=20).connection_parameters('-c synchronous_commit=off')
+    assert parameters == {
+        'keepalives': 1, 'keepalives_idle': 10, 'keepalives_interval': 3, 'keepalives_count': 3,
+        'tcp_user_timeout': 20000,
+        'options': '-c synchronous_commit=off -c tcp_keepalives_idle=10 '
+                   '-c tcp_keepalives_interval=3 -c tcp_keepalives_count=3 -c tcp_user_timeout=20000'}
+    assert Settings(network_timeout=0).connection_parameters() == {}
+    from odoo.addons.background_job.service import job_cursor, server
+    engine = server.connect(config['db_name'])
+    jobs = job_cursor.JobCursor(config['db_name'])
+    try:
+        for connection in (engine, jobs._cnx):
+            with connection.cursor() as cr:
+                cr.execute("SELECT current_setting('tcp_keepalives_idle'), "
+                           "current_setting('tcp_keepalives_count'), "
+                           "current_setting('tcp_user_timeout')")
+                assert cr.fetchone() == ('10', '3', '20000')  # ms
+            assert connection.get_dsn_parameters()['tcp_user_timeout'] == '20000'
+    finally:
+        engine.close()
+        jobs.close_connection()

@@ -154,13 +154,14 @@ class TestWorker(WorkerCase):
             "SELECT info FROM background_job_test_log WHERE marker = 'who'")[0][0])
         self.assertEqual(info, expected)
 
-    def test_time_limit_cancels_a_long_statement(self):
+    def test_time_limit_ends_a_long_statement(self):
         with self.db.env() as env:
             job = self.make_record(env).with_delay(max_retries=0).sleep_in_sql(30)
         with running(self.db.runner()):
             state = self.wait_state(job.id, {'failed'}, timeout=30)
-        self.assertEqual(state['exc_type'], 'QueryCanceled')
-        self.assertIn('statement timeout', state['exc_message'])
+        self.assertEqual(state['exc_type'], 'JobTimeoutError')
+        self.assertEqual(state['exc_message'], 'ran longer than 1 s')
+        self.assertIn('sleep_in_sql', state['exc_info'])
 
 
 class TestOrphans(WorkerCase):

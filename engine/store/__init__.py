@@ -8,6 +8,8 @@ each statement next to the function that runs it:
 - batches.py: split, finish, cancel and requeue batches;
 - dependencies.py: edges between jobs and what follows a job's end;
 - admin.py: the backend's changes and locks;
+- overview.py: open jobs per channel, jobs finished per minute (overview, metrics);
+- stops.py: stop requests for running jobs;
 - supersede.py: the rule of every statement that sets jobs back to pending.
 
 The job row (its columns, ClaimedJob) is engine/job_row.py. Functions take
@@ -24,12 +26,14 @@ from .batches import (
 from .dependencies import add_dependencies, mark_worker_session, promote_dependents
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
-    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta,
+    NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
 )
+from .overview import EVERY_JOB, Scope, finished_by_minute, open_job_counts
 from .runs import (
     ChannelFull, NotRecorded, claim, claim_unlimited, finish_now, finish_run, lock_for_run,
-    mark_done, mark_failed, prepare_claim, prepare_run, release, start_now,
+    mark_done, mark_failed, prepare_claim, prepare_run, release, start_now, terminate_backend,
 )
+from .stops import STOP_CHANNEL, purge_stop_requests, request_stop, take_stop_requests
 from .supersede import REQUEUE_ATTEMPTS
 from .workers import (
     heartbeat, local_workers, purge_workers, register_worker, requeue_orphans,
@@ -43,9 +47,11 @@ __all__ = [
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
     'add_dependencies', 'mark_worker_session', 'promote_dependents',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
-    'enqueue', 'purge_finished', 'seconds_to_next_eta',
+    'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
+    'EVERY_JOB', 'Scope', 'finished_by_minute', 'open_job_counts',
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
-    'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now',
+    'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
+    'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
     'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
     'unregister_worker',
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..job_row import NOW_UTC
+from ..job_row import CLOCK_UTC, NOW_UTC
 from . import supersede
 from .jobs import NOTIFY_CHANNEL
 
@@ -43,20 +43,20 @@ SELECT id, pg_notify('{channel}', '') FROM requeued
 
 ADMIN_CANCEL = """{target}
 UPDATE queue_job job
-SET state = 'cancelled', date_done = {now}, worker_id = NULL
+SET state = 'cancelled', date_done = {end}, worker_id = NULL
 FROM target
 WHERE job.id = target.id
 RETURNING job.id
-""".format(now=NOW_UTC, target=TARGET)
+""".format(end=CLOCK_UTC, target=TARGET)
 
 # The result says who closed the job by hand, so nobody mistakes it for a run.
 ADMIN_SET_DONE = """{target}
 UPDATE queue_job job
-SET state = 'done', date_done = {now}, worker_id = NULL, result = %(result)s
+SET state = 'done', date_done = {end}, worker_id = NULL, result = %(result)s
 FROM target
 WHERE job.id = target.id
 RETURNING job.id
-""".format(now=NOW_UTC, target=TARGET)
+""".format(end=CLOCK_UTC, target=TARGET)
 
 # ORM writes and unlink lock the rows first, without waiting: a running
 # job's row is locked by its worker, and the request must fail at once

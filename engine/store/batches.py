@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from .. import defaults, job_row
-from ..job_row import NEW_UUID, NOW_UTC
+from ..job_row import CLOCK_UTC, NEW_UUID, NOW_UTC
 from . import supersede
 from .jobs import NOTIFY_CHANNEL
 
@@ -161,12 +161,12 @@ WITH complete AS (
 UPDATE queue_job batch
 SET done_job_id = COALESCE(complete.new_done_job_id, batch.done_job_id),
     state = complete.new_state,
-    date_done = CASE WHEN complete.new_state <> 'waiting' THEN {now} END
+    date_done = CASE WHEN complete.new_state <> 'waiting' THEN {end} END
 FROM complete
 WHERE batch.id = complete.id
 RETURNING batch.id, batch.parent_id, batch.state, complete.new_done_job_id,
           pg_notify('{channel}', '')
-""".format(now=NOW_UTC, channel=NOTIFY_CHANNEL, complete=COMPLETE_BATCH,
+""".format(end=CLOCK_UTC, channel=NOTIFY_CHANNEL, complete=COMPLETE_BATCH,
            insert_done_job=job_row.insert_select({
                'id': 'complete.new_done_job_id', 'name': "'Batch done: ' || batch.done_method",
                'model_name': '%(done_job_model)s', 'method_name': '%(done_job_method)s',
@@ -222,10 +222,10 @@ def lock_batch_for_done(cr, batch_id: int, done_job_id: Optional[int]) -> bool:
 # Last statement of the done job's method: the batch ends with the done
 # method's effects, in the same transaction.
 MARK_BATCH_DONE = """
-UPDATE queue_job SET state = 'done', date_done = {now}
+UPDATE queue_job SET state = 'done', date_done = {end}
 WHERE id = %(batch_id)s AND state IN ('waiting', 'failed')
   AND done_job_id IS NOT DISTINCT FROM %(done_job_id)s
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 
 def mark_batch_done(cr, batch_id: int, done_job_id: Optional[int]) -> None:
     cr.execute(MARK_BATCH_DONE, {'batch_id': batch_id, 'done_job_id': done_job_id})
@@ -269,14 +269,14 @@ WITH RECURSIVE tree AS (
     FOR NO KEY UPDATE SKIP LOCKED
 ), cancelled AS (
     UPDATE queue_job job
-    SET state = 'cancelled', date_done = {now}, worker_id = NULL
+    SET state = 'cancelled', date_done = {end}, worker_id = NULL
     FROM target
     WHERE job.id = target.id
     RETURNING job.id, job.parent_id
 )
 SELECT DISTINCT parent_id FROM cancelled
 WHERE id = ANY(%(batch_ids)s) AND parent_id IS NOT NULL
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 
 def cancel_batches(cr, batch_ids: Iterable[int]) -> list:
     """Cancel waiting batches (see CANCEL_BATCHES); returns their outer
@@ -318,7 +318,7 @@ WITH RECURSIVE tree AS (
     WHERE batch.parent_id IN (SELECT id FROM tree)
 ), old_done_job AS (
     UPDATE queue_job job
-    SET state = 'cancelled', date_done = {now}
+    SET state = 'cancelled', date_done = {end}
     WHERE job.state = 'pending'
       AND job.id IN (SELECT done_job_id FROM queue_job WHERE id IN (SELECT id FROM reopen))
 ), reopened AS (
@@ -328,7 +328,8 @@ WITH RECURSIVE tree AS (
     RETURNING batch.id
 )
 SELECT id, pg_notify('{channel}', '') FROM reopened
-""".format(now=NOW_UTC, channel=NOTIFY_CHANNEL, back_to_pending=supersede.back_to_pending())
+""".format(now=NOW_UTC, end=CLOCK_UTC, channel=NOTIFY_CHANNEL,
+           back_to_pending=supersede.back_to_pending())
 
 
 def requeue_batches(cr, batch_ids: Iterable[int]) -> list:

@@ -37,6 +37,13 @@ INSERT INTO queue_job_channel (name, capacity) VALUES (%(name)s, %(capacity)s)
 ON CONFLICT (name) DO NOTHING
 """
 
+# Channels migrated from OCA queue_job take OCA's capacities, also over
+# the rows the addon's install made (the root channel).
+SET_CAPACITY = """
+INSERT INTO queue_job_channel (name, capacity) VALUES (%(name)s, %(capacity)s)
+ON CONFLICT (name) DO UPDATE SET capacity = EXCLUDED.capacity
+"""
+
 # Running and pending jobs per channel, for the channel screen: one scan of
 # the partial indexes on started and pending jobs, not one count per row.
 CHANNEL_LOAD = """
@@ -63,6 +70,11 @@ def over_capacity(cr, channel: str, capacity: int) -> bool:
 def ensure_channels(cr, capacities: dict) -> None:
     for name, capacity in capacities.items():
         cr.execute(ENSURE_CHANNEL, {'name': name, 'capacity': capacity})
+
+
+def set_capacities(cr, capacities: dict) -> None:
+    for name, capacity in capacities.items():
+        cr.execute(SET_CAPACITY, {'name': name, 'capacity': capacity})
 
 
 def channel_load(cr, channels: Iterable[str]) -> dict:

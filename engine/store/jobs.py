@@ -120,6 +120,17 @@ def seconds_to_next_eta(cr) -> Optional[float]:
     return cr.fetchone()[0]
 
 
+# The time limits stored with jobs as stored: the ORM reads a NULL (none
+# given: the method's or the server's) as 0 (no limit).
+STORED_TIMEOUTS = "SELECT id, timeout FROM queue_job WHERE id = ANY(%(ids)s)"
+
+
+def stored_timeouts(cr, job_ids) -> dict:
+    """{job id: its timeout column, None when not given}."""
+    cr.execute(STORED_TIMEOUTS, {'ids': list(job_ids)})
+    return dict(cr.fetchall())
+
+
 PURGE_FINISHED = """
 DELETE FROM queue_job
 WHERE id IN (SELECT id FROM queue_job

@@ -7,9 +7,10 @@ from typing import Optional
 
 import psycopg2.errors
 
-from .. import job_row, serialization
-from ..job_row import NOW_UTC, ClaimedJob
+from .. import defaults, job_row, serialization
+from ..job_row import CLOCK_UTC, NOW_UTC, ClaimedJob
 from . import channels, supersede
+from .jobs import NOTIFY_CHANNEL
 
 
 class ChannelFull(Exception):
@@ -122,22 +123,29 @@ def claim(cr, worker_id: int) -> Optional[ClaimedJob]:
 # done state commit together). The row lock held until that transaction ends
 # is the proof that the job is running: the reaper skips locked rows, so a
 # live job is never requeued. If the reaper requeued the job between claim
-# and here, no row comes back and the job is not run. set_config(..., true)
-# is SET LOCAL: the time limit ends with the transaction.
+# and here, no row comes back and the job is not run. date_started is the
+# attempt's token: a thread whose attempt was ended (engine/watchdog.py)
+# never locks a later attempt of the job, even one of the same worker.
+# The time limit is the watchdog's; the statement_timeout (SET LOCAL, by
+# set_config(..., true): it ends with the transaction) is a safety net a
+# little beyond it, for a worker whose control thread is cut off.
 LOCK_FOR_RUN = """
 SELECT set_config('statement_timeout', %(timeout_ms)s, true)
 FROM queue_job
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
+  AND date_started = %(date_started)s
 FOR NO KEY UPDATE
 """
 
 # The done state. MARK_DONE, unguarded, is the raw reference of `make bench`
-# (bench/__main__.py); the worker's guarded form is FINISH_RUN.
+# (bench/__main__.py); the worker's guarded form is FINISH_RUN. date_done is
+# the clock, not now(): the job's transaction began when the job started.
+# exec_time is that transaction's length, the job's run.
 DONE_SET = """
-SET state = 'done', date_done = {now}, result = %(result)s,
+SET state = 'done', date_done = {end}, result = %(result)s,
     exec_time = extract(epoch FROM clock_timestamp() - now()),
     exc_type = NULL, exc_message = NULL, exc_info = NULL
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 MARK_DONE = 'UPDATE queue_job' + DONE_SET + 'WHERE id = %(id)s'
 
 # The last statement of a job's own transaction, sent with its COMMIT in one
@@ -156,11 +164,13 @@ SELECT 1 / count(*) FROM done
 
 # A job thread runs thousands of jobs on one connection: both statements of
 # a job's own transaction are prepared once per connection (PREPARE_RUN).
-PREPARE_RUN = ('PREPARE background_job_lock_for_run(integer, integer, text) AS ' + LOCK_FOR_RUN
-               % {'id': '$1', 'worker_id': '$2', 'timeout_ms': '$3'} + ';\n'
+PREPARE_RUN = ('PREPARE background_job_lock_for_run(integer, integer, text, timestamp) AS '
+               + LOCK_FOR_RUN % {'id': '$1', 'worker_id': '$2', 'timeout_ms': '$3',
+                                 'date_started': '$4'} + ';\n'
                'PREPARE background_job_finish_run(integer, text, integer) AS ' + FINISH_RUN
                % {'id': '$1', 'result': '$2', 'worker_id': '$3'})
-EXECUTE_LOCK_FOR_RUN = 'EXECUTE background_job_lock_for_run(%(id)s, %(worker_id)s, %(timeout_ms)s)'
+EXECUTE_LOCK_FOR_RUN = ('EXECUTE background_job_lock_for_run('
+                        '%(id)s, %(worker_id)s, %(timeout_ms)s, %(date_started)s)')
 EXECUTE_FINISH_RUN = 'EXECUTE background_job_finish_run(%(id)s, %(result)s, %(worker_id)s)'
 
 
@@ -169,14 +179,15 @@ def prepare_run(cr) -> None:
     cr.execute(PREPARE_RUN)
 
 
-def lock_for_run(cr, job_id: int, worker_id: int, timeout_seconds: int) -> bool:
+def lock_for_run(cr, job: ClaimedJob, worker_id: int, timeout_seconds: int) -> bool:
     """Lock the claimed job's row in the job's own transaction, and in any
     later one if the job commits on its own (``cr``: the worker's job
-    cursor, service/job_cursor.py); False if the job is no longer this
-    worker's to run. Needs prepare_run()."""
+    cursor, service/job_cursor.py); False if this attempt of the job is no
+    longer this worker's to run. Needs prepare_run()."""
+    safety_net = timeout_seconds + defaults.STATEMENT_TIMEOUT_MARGIN if timeout_seconds else 0
     cr.execute_and_hold(EXECUTE_LOCK_FOR_RUN, {
-        'id': job_id, 'worker_id': worker_id,
-        'timeout_ms': str(max(0, int(timeout_seconds * 1000)))})
+        'id': job.id, 'worker_id': worker_id, 'date_started': job.date_started,
+        'timeout_ms': str(int(safety_net * 1000))})
     return cr.fetchone() is not None
 
 
@@ -201,20 +212,21 @@ def mark_done(cr, job_id: int, result: Optional[str]) -> None:
 # -- jobs run in the caller's transaction (engine/attempt.py perform_now) --------
 # The job takes its row as a claim and a lock would: started, by the given
 # worker id (no worker row has it), so that MARK_FAILED, guarded by state
-# and worker, records its failure as a worker's.
+# and worker, records its failure as a worker's. The clock: the caller's
+# transaction may have begun long before.
 START_NOW = """
-UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {now}
+UPDATE queue_job SET state = 'started', worker_id = %(worker_id)s, date_started = {start}
 WHERE id = %(id)s AND state = 'pending'
-""".format(now=NOW_UTC)
+""".format(start=CLOCK_UTC)
 
 # Its done state: as FINISH_RUN's, with the call's own duration (the
 # caller's transaction began before it) and no worker.
 FINISH_NOW = """
 UPDATE queue_job
-SET state = 'done', date_done = {now}, result = %(result)s, exec_time = %(exec_time)s,
+SET state = 'done', date_done = {end}, result = %(result)s, exec_time = %(exec_time)s,
     exc_type = NULL, exc_message = NULL, exc_info = NULL, worker_id = NULL
 WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(now=NOW_UTC)
+""".format(end=CLOCK_UTC)
 
 
 def start_now(cr, job_id: int, worker_id: int) -> bool:
@@ -233,32 +245,46 @@ def finish_now(cr, job_id: int, worker_id: int, result: Optional[str],
 
 
 # -- failure and release -------------------------------------------------------
+# The attempt a statement is about: date_started, set by each claim, tells
+# an attempt of a job from the next one on the same worker (a thread whose
+# attempt the watchdog ended must never write over a later one). NULL: any
+# (the caller's transaction, tests).
+ATTEMPT = "(%(date_started)s::timestamp IS NULL OR date_started = %(date_started)s)"
+
 # Record the error and either schedule the retry (state pending, eta in the
 # future) or fail: in the job's own transaction, once its work was rolled
 # back to just after its row lock (so the reaper cannot requeue the job
 # before its error is recorded), else in a new one (that connection lost).
-# The state/worker guard makes a late report from a requeued job a no-op.
+# The state/worker guard makes a late report from a requeued job a no-op,
+# and the attempt guard (ATTEMPT) one from an earlier attempt of the job.
+# %(state)s: pending (a retry), failed or cancelled (a stopped job).
+# The clock, not now(): the job's own transaction began when the job did, so
+# its end (date_done of a failure) and the retry's eta count from the failure.
 MARK_FAILED = """
 UPDATE queue_job job
 SET {back_to_pending}, retry = retry + %(retry_increment)s,
-    eta = {now} + make_interval(secs => %(delay)s),
+    eta = {end} + make_interval(secs => %(delay)s),
     exec_time = %(exec_time)s, exc_type = %(exc_type)s, exc_info = %(exc_info)s
-WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(now=NOW_UTC, back_to_pending=supersede.back_to_pending(
+WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s AND {attempt}
+""".format(end=CLOCK_UTC, attempt=ATTEMPT, back_to_pending=supersede.back_to_pending(
     pending="%(state)s = 'pending'", otherwise='%(state)s', exc_message='%(exc_message)s'))
 
 
 def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
                 exec_time: float, exc_type: str,
-                exc_message: str, exc_info: str) -> bool:
+                exc_message: str, exc_info: str, cancel: bool = False,
+                date_started=None) -> bool:
     """Record a failure: back to pending after ``delay`` seconds when
     ``retry``, counted as a retry (cancelled if another job took its identity_key meanwhile),
-    else failed for good. False if the job was not ours anymore; NotRecorded
+    else failed for good (``cancel``: cancelled, a stopped job), for the
+    attempt that started at ``date_started`` (None: whichever).
+    False if the job was not ours anymore; NotRecorded
     if the update kept failing. In a REPEATABLE READ transaction (the job's
     own) a job that took the identity_key after the snapshot is never seen:
     the caller records the failure again in a READ COMMITTED one."""
     count = supersede.run(cr, MARK_FAILED, {
-        'id': job_id, 'worker_id': worker_id, 'state': 'pending' if retry else 'failed',
+        'id': job_id, 'worker_id': worker_id, 'date_started': date_started,
+        'state': 'pending' if retry else 'cancelled' if cancel else 'failed',
         'retry_increment': 1 if retry else 0, 'delay': float(delay),
         'exec_time': exec_time, 'exc_type': exc_type,
         'exc_message': serialization.storable_text(exc_message),
@@ -268,12 +294,41 @@ def mark_failed(cr, job_id: int, worker_id: int, *, retry: bool, delay: float,
     return count == 1
 
 
-# A job was not run after all (the runner is stopping): give it back.
+# A job was not run after all, or its attempt was ended by a shutdown: give
+# it back, its retries unchanged, and wake the workers (of every server) to
+# start it at once. The NOTIFY goes with the statement's transaction.
 RELEASE = """
-UPDATE queue_job job SET {back_to_pending}, date_started = NULL
-WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s
-""".format(back_to_pending=supersede.back_to_pending())
+WITH released AS (
+    UPDATE queue_job job SET {back_to_pending}, date_started = NULL
+    WHERE id = %(id)s AND state = 'started' AND worker_id = %(worker_id)s AND {attempt}
+    RETURNING id
+)
+SELECT id, pg_notify('{channel}', '') FROM released
+""".format(back_to_pending=supersede.back_to_pending(), attempt=ATTEMPT, channel=NOTIFY_CHANNEL)
 
 
-def release(cr, job_id: int, worker_id: int) -> None:
-    supersede.run(cr, RELEASE, {'id': job_id, 'worker_id': worker_id}, job_id)
+def release(cr, job_id: int, worker_id: int, date_started=None) -> None:
+    """Give the job back (pending, retries unchanged), for the attempt that
+    started at ``date_started`` (None: whichever)."""
+    supersede.run(cr, RELEASE, {'id': job_id, 'worker_id': worker_id,
+                                'date_started': date_started}, job_id)
+
+
+# The watchdog ends a job's transaction (engine/watchdog.py): the job's
+# backend ends, its transaction is rolled back and its row lock goes with it,
+# so nothing of the attempt can commit, whatever its thread does later. Only
+# the engine's own connections qualify (application_name), never another
+# session that took the pid of a connection closed meanwhile.
+TERMINATE_BACKEND = """
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE pid = %(pid)s AND application_name = 'background_job'
+"""
+
+
+def terminate_backend(cr, pid: Optional[int]) -> bool:
+    """End the session of backend ``pid`` (a job's connection); False if
+    there was none."""
+    if not pid:
+        return False
+    cr.execute(TERMINATE_BACKEND, {'pid': pid})
+    return bool(cr.fetchall())

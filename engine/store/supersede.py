@@ -10,7 +10,7 @@ import logging
 import psycopg2
 import psycopg2.extensions
 
-from ..job_row import NOW_UTC
+from ..job_row import CLOCK_UTC
 
 _logger = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ def back_to_pending(pending: str = 'TRUE', otherwise: str = "'failed'",
     under the supersede rule; ``exc_message`` for a job not superseded."""
     return """state = CASE WHEN NOT ({pending}) THEN {otherwise}
                  WHEN {other} IS NULL THEN 'pending' ELSE 'cancelled' END,
-    date_done = CASE WHEN ({pending}) AND {other} IS NULL THEN NULL ELSE {now} END,
+    date_done = CASE WHEN ({pending}) AND {other} IS NULL THEN NULL ELSE {end} END,
     exc_message = CASE WHEN ({pending}) AND {other} IS NOT NULL
                        THEN 'superseded by job ' || {other} ELSE {exc_message} END,
     worker_id = NULL""".format(pending=pending, otherwise=otherwise, other=SUPERSEDING_JOB,
-                               now=NOW_UTC, exc_message=exc_message)
+                               end=CLOCK_UTC, exc_message=exc_message)
 
 
 # Errors of one bad row (a constraint, a value); the others (the
