@@ -16,9 +16,7 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
    record it in a READ COMMITTED transaction on the worker's connection;
 5. report a job failed for good (the application notifies who enqueued it),
    then end the batches the job may have ended, each level in a transaction
-   of its own that begins after the job's committed; then, for a job that
-   others wait for, start its dependents that its own transaction could
-   not see ready (store.promote_dependents).
+   of its own that begins after the job's committed, and re-check its dependents.
 
 The runner's watchdog (engine/watchdog.py) may take an attempt over: at its
 time limit, after a Stop, at shutdown. The control thread then ends the
@@ -47,7 +45,7 @@ from typing import Any, ContextManager, Optional, Protocol, Tuple
 
 import psycopg2
 
-from . import batch, defaults, serialization, store
+from . import batch, defaults, graph, serialization, store
 from .exceptions import JobInterrupted, JobLostError
 from .outage import connection_lost
 from .retry import RetryPolicy
@@ -178,10 +176,7 @@ def _report_and_end_batches(app, connection, job, failed) -> None:
     ended = batch.batches_ended_by(job)
     if ended:
         finish_batches(connection, ended)
-    waited_for = ([job.id] if job.has_dependents else []) + batch.done_method_batches(job)
-    if waited_for:  # one autocommitted statement: READ COMMITTED, one round trip
-        with connection.cursor() as cr:
-            store.promote_dependents(cr, waited_for, after_worker_job=True)
+    store.recheck_dependents(connection, graph.waited_for(job))
 
 
 def _ended_by_watchdog(app) -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable, Hashable, Iterable, List, Mapping, Set
 
+from . import batch
+
 Graph = Mapping[Hashable, Iterable[Hashable]]
 
 
@@ -58,3 +60,10 @@ def order(dependencies: Graph, label: Callable[[Hashable], str] = str) -> List[H
     for node in dependencies:
         visit(node)
     return result
+
+
+def waited_for(job) -> list:
+    """The jobs whose dependents a worker re-checks after ``job`` ended (no
+    query: it runs after every job): the job if others wait for it, the
+    batches whose done method it ran (a batch ends done with it)."""
+    return ([job.id] if job.has_dependents else []) + batch.done_method_batches(job)

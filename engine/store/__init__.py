@@ -23,7 +23,9 @@ from .batches import (
     batch_of_job, batch_progress, batches_of_jobs, cancel_batches, enqueue_batch,
     finish_batches, lock_batch_for_done, mark_batch_done, requeue_batches,
 )
-from .dependencies import add_dependencies, mark_worker_session, promote_dependents
+from .dependencies import (
+    add_dependencies, mark_worker_session, promote_dependents, recheck_dependents,
+)
 from .channels import channel_load, ensure_channels, limited_channels_exist
 from .jobs import (
     NOTIFY_CHANNEL, enqueue, purge_finished, seconds_to_next_eta, stored_timeouts,
@@ -45,7 +47,7 @@ __all__ = [
     'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
-    'add_dependencies', 'mark_worker_session', 'promote_dependents',
+    'add_dependencies', 'mark_worker_session', 'promote_dependents', 'recheck_dependents',
     'channel_load', 'ensure_channels', 'limited_channels_exist',
     'enqueue', 'purge_finished', 'seconds_to_next_eta', 'stored_timeouts',
     'EVERY_JOB', 'Scope', 'finished_by_minute', 'open_job_counts',

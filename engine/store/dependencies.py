@@ -207,6 +207,15 @@ def promote_dependents(cr, job_ids: Optional[Iterable[int]], after_worker_job=Fa
     return cr.fetchone()[0]
 
 
+def recheck_dependents(connection, job_ids: Sequence[int]) -> None:
+    """After a worker's job committed: promote_dependents of ``job_ids``
+    (engine/graph.py waited_for) as one autocommitted statement on the job
+    thread's connection (READ COMMITTED, one round trip), and notify."""
+    if job_ids:
+        with connection.cursor() as cr:
+            promote_dependents(cr, job_ids, after_worker_job=True)
+
+
 # A requeued job whose dependencies are not all done waits for them.
 BACK_TO_WAITING = """
 UPDATE queue_job job SET state = 'waiting'
