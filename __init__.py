@@ -2,6 +2,7 @@ from . import models
 from . import cli
 from . import controllers
 from .service.decorator import job
+from .service.delayable import chain, group
 from .engine.job_method import related_action
 from .engine.identity import identity_exact
 from .engine.exceptions import FailedJobError, JobError, JobTimeoutError, RetryableJobError

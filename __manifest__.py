@@ -19,6 +19,7 @@
         'views/queue_job_batch_views.xml',
         'views/queue_job_channel_views.xml',
         'views/queue_job_worker_views.xml',
+        'views/ir_cron_views.xml',
         'views/overview_views.xml',
         'views/webclient_templates.xml',
         'views/background_job_menus.xml',

@@ -68,6 +68,28 @@ def query(statement, params=None):
         connection.close()
 
 
+# A backlog of pending jobs and ``dependents`` waiting jobs, each waiting
+# for one job of the backlog: its last ones in claim order (id order here:
+# they wait all along), or its first ones (each of those, when done, makes
+# its dependent pending: engine/store/dependencies.py).
+def backlog_with_dependents(order):
+    """The statement; ``order``: 'DESC' (the last jobs are waited for) or 'ASC'."""
+    return (BULK_INSERT % {'model': '%(model)s', 'channel': "'root'", 'count': '%(backlog)s'}
+            + ';\n' + job_row.insert_select({
+                'uuid': 'md5(random()::text || n)', 'name': "'bench dependent'",
+                'model_name': '%(model)s', 'method_name': "'noop'", 'user_id': '1',
+                'company_id': '1', 'state': "'waiting'"}) + """
+FROM generate_series(1, %(dependents)s) AS n;
+INSERT INTO queue_job_dependency (job_id, depends_on_id)
+SELECT dependent.id, needed.id
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM queue_job
+      WHERE state = 'waiting') dependent
+JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM queue_job
+      WHERE state = 'pending' ORDER BY id """ + order + """ LIMIT %(dependents)s) needed USING (n);
+UPDATE queue_job SET has_dependents = true
+WHERE id IN (SELECT depends_on_id FROM queue_job_dependency)""")
+
+
 def insert_backlog(count, channel='root'):
     query(BULK_INSERT, {'model': MODEL, 'channel': channel, 'count': count})
     query("SELECT pg_notify('background_job', '')")
@@ -76,7 +98,7 @@ def insert_backlog(count, channel='root'):
 def reset_jobs():
     # TRUNCATE, not DELETE: a million-row DELETE fires the parent_id
     # cascade trigger once per row and fights the running workers.
-    query('TRUNCATE queue_job CASCADE')  # and queue_job_progress
+    query('TRUNCATE queue_job CASCADE')  # and queue_job_progress, queue_job_dependency
     connection = connect()
     connection.autocommit = True
     with connection.cursor() as cr:
@@ -201,6 +223,23 @@ def backlog_rate(backlog=1000000, measured=10000):
     insert_backlog(backlog)
     wait_done(measured)
     return span_rate(measured)
+
+
+def dependents_rate(backlog=1000000, dependents=10000, started_by_measured=False):
+    """backlog_rate with ``dependents`` waiting jobs in the table, waiting
+    for the end of the backlog, or (``started_by_measured``) each for one
+    of the ``dependents`` jobs measured, whose done makes it pending."""
+    reset_jobs()
+    query(backlog_with_dependents('ASC' if started_by_measured else 'DESC'),
+          {'model': MODEL, 'backlog': backlog, 'dependents': dependents})
+    query("SELECT pg_notify('background_job', '')")
+    wait_done(dependents)
+    rate = span_rate(dependents)
+    promoted = query("SELECT count(*) FROM queue_job WHERE name = 'bench dependent' "
+                     "AND state <> 'waiting'")[0][0]
+    if promoted < (dependents if started_by_measured else 0):
+        raise RuntimeError('only %d of %d dependents promoted' % (promoted, dependents))
+    return rate
 
 
 def latency(registry, samples=200):
@@ -340,6 +379,10 @@ def main():
             measure('execute', 'execution of {:,} no-op jobs'.format(jobs), execute_rate, jobs)
             measure('backlog', 'execution with {:,} pending'.format(backlog), backlog_rate,
                     backlog, jobs)
+            measure('dependents', 'execution with {:,} pending and {:,} waiting dependents'
+                    .format(backlog, jobs), dependents_rate, backlog, jobs)
+            measure('starting', 'execution with {:,} pending, each job starting a dependent'
+                    .format(backlog), dependents_rate, backlog, jobs, True)
             measure('progress', 'set_progress() at each of {:,} steps'.format(
                 sizes['progress_steps']), progress_overhead, registry, sizes['progress_steps'],
                 sizes['progress_pairs'])
@@ -371,6 +414,9 @@ def print_table(results, sizes):
     backlogs = results['backlog']
     backlog = statistics.median(backlogs)
     backlog_ratio = statistics.median(b / e for b, e in zip(backlogs, executes))
+    dependents, starting = results['dependents'], results['starting']
+    dependents_ratio = statistics.median(d / b for d, b in zip(dependents, backlogs))
+    starting_ratio = statistics.median(s / b for s, b in zip(starting, backlogs))
     batch, = results['batch']
     progress_ratio = statistics.median(ratio for ratio, _per_call in results['progress'])
     progress_call = statistics.median(per_call for _ratio, per_call in results['progress'])
@@ -397,6 +443,14 @@ def print_table(results, sizes):
          '%.0f jobs/s' % backlog + spread(backlogs),
          '%.2f of %s case' % (backlog_ratio, '10k' if jobs == 10000 else '{:,}-job'.format(jobs)),
          'within 20%'),
+        ('executed with {:,} pending and {:,} waiting dependents'.format(
+            sizes['backlog'], jobs),
+         '%.0f jobs/s' % statistics.median(dependents) + spread(dependents),
+         '%.2f of the line above' % dependents_ratio, 'within 20%'),
+        ('executed with {:,} pending, each job making a waiting dependent pending'.format(
+            sizes['backlog']),
+         '%.0f jobs/s' % statistics.median(starting) + spread(starting),
+         '%.2f of the {:,}-pending line'.format(sizes['backlog']) % starting_ratio, ''),
         ('a job calling set_progress() at each of its {:,} steps (16 KiB hashed a step)'.format(
             sizes['progress_steps']), '%.1f us a call' % progress_call,
          '%.3f of the same job without' % progress_ratio, '< 1.05'),

@@ -18,7 +18,7 @@ A worker's attempt (:func:`perform`), on the job thread's cursor
    record it in a READ COMMITTED transaction on the worker's connection;
 5. report a job failed for good (the application notifies who enqueued it),
    then end the batches the job may have ended, each level in a transaction
-   of its own that begins after the job's committed.
+   of its own that begins after the job's committed, and re-check its dependents.
 
 The runner's watchdog (engine/watchdog.py) may take an attempt over: at its
 time limit, after a Stop, at shutdown. The control thread then ends the
@@ -38,7 +38,6 @@ how to notify.
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import time
@@ -47,10 +46,11 @@ from typing import Any, ContextManager, Optional, Protocol, Tuple
 
 import psycopg2
 
-from . import batch, defaults, progress, serialization, store
+from . import batch, defaults, graph, progress, serialization, store
 from .exceptions import JobInterrupted, JobLostError
 from .outage import connection_lost
 from .retry import RetryPolicy
+from .transaction import transaction
 from .watchdog import SHUTDOWN, Watchdog
 
 _logger = logging.getLogger(__name__)
@@ -179,6 +179,7 @@ def _report_and_end_batches(app, connection, job, failed) -> None:
     ended = batch.batches_ended_by(job)
     if ended:
         finish_batches(connection, ended)
+    store.recheck_dependents(connection, graph.waited_for(job))
 
 
 def _ended_by_watchdog(app) -> None:
@@ -395,18 +396,3 @@ def bounded_result(result, limit=defaults.RESULT_MAX_CHARS) -> Optional[str]:
         text = '<%s object; its repr() raised %r>' % (type(result).__name__, error)
     text = serialization.storable_text(text)
     return text if len(text) <= limit else text[:limit] + '... (%d characters)' % len(text)
-
-
-@contextlib.contextmanager
-def transaction(connection):
-    """A transaction on an autocommit connection: BEGIN, then COMMIT, or
-    ROLLBACK when the block raises."""
-    with connection.cursor() as cr:
-        cr.execute('BEGIN')
-        try:
-            yield cr
-        except BaseException:
-            if not connection.closed:
-                cr.execute('ROLLBACK')
-            raise
-        cr.execute('COMMIT')

@@ -118,10 +118,14 @@ def batches_ended_by(job) -> list:
     worker calls it after every job): the batch it belongs to, and, for a
     done job, the batch whose done method it ran (a done job failed for
     good ends that batch failed)."""
-    batch_ids = [job.parent_id] if job.parent_id else []
+    return ([job.parent_id] if job.parent_id else []) + done_method_batches(job)
+
+
+def done_method_batches(job) -> list:
+    """The batches whose done method this job runs (none for other jobs)."""
     if (job.model_name, job.method_name) == (DONE_JOB_MODEL, DONE_JOB_METHOD):
-        batch_ids += json.loads(job.record_ids)
-    return batch_ids
+        return json.loads(job.record_ids)
+    return []
 
 
 

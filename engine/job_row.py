@@ -66,6 +66,8 @@ COLUMNS = (
     Column('job_size'),
     Column('done_method'),
     Column('job_res_id'),
+    # jobs wait for it: store/dependencies.py follows its end
+    Column('has_dependents'),
     Column('date_created', NOW_UTC),
     # an ended job's: the bench fills rows that ran (bench/list_view.py)
     Column('date_started'),
@@ -109,6 +111,7 @@ class ClaimedJob:
     # the attempt's token (store/runs.py ATTEMPT): set by each claim
     date_started: Optional[datetime.datetime] = None
     lock_key: Optional[str] = None
+    has_dependents: Optional[bool] = None  # jobs wait for it (store/dependencies.py)
     # its channel or an ancestor is special (paused, a capacity, a rate
     # limit) when claimed: its claim was checked; not a job column
     limited: bool = False

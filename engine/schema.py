@@ -1,10 +1,12 @@
 """DDL the ORM cannot express: the indexes that the claim, the reaper and
 identity keys rely on, the delete guards that stand in for foreign keys,
 and the table of stop requests, the progress table of running jobs and the
-live backend's change markers. Run by ``queue.job``'s ``init()`` on install
+live backend's change markers (the dependency trigger and its functions
+are engine/store/dependencies.py, the periodic jobs' table
+engine/store/crons.py). Run by ``queue.job``'s ``init()`` on install
 and upgrade (the channel table's by ``queue.job.channel``'s); every
 statement is idempotent."""
-from .store import changes, lock_keys
+from .store import changes, crons, dependencies, lock_keys
 from .store.jobs import CHANNELS_CHANGED, NOTIFY_CHANNEL
 
 # The triggers that guard users and companies against deletion (see
@@ -151,6 +153,10 @@ STATEMENTS = (
            date_requested timestamp NOT NULL)""",
     *PROGRESS_STATEMENTS,
     *CHANGE_MARKER_STATEMENTS,
+    # What follows the end of a job that others wait for.
+    *dependencies.SCHEMA,
+    # Periodic jobs: one per cron and due time.
+    *crons.SCHEMA,
 )
 
 
@@ -201,6 +207,8 @@ UNINSTALL_STATEMENTS = (
     *DROP_CHANGE_TRIGGERS,
     "DROP FUNCTION IF EXISTS background_job_count_change()",
     *("DROP SEQUENCE IF EXISTS " + name for name in changes.SEQUENCES),
+    *dependencies.UNINSTALL,
+    *crons.UNINSTALL,
 )
 
 

@@ -38,7 +38,7 @@ import psycopg2
 import psycopg2.extensions
 
 from . import attempt, defaults, store, watchdog
-from .attempt import transaction
+from .transaction import transaction
 from .outage import Outages, connection_lost
 from .settings import Settings
 from .wakeup import Wakeup

@@ -3,10 +3,12 @@ from . import queue_job_worker
 from . import queue_job
 from . import queue_job_progress
 from . import queue_job_batch
+from . import queue_job_dependency
 from . import queue_job_related_action
 from . import queue_job_overview
 from . import background_job_demo
 from . import base
+from . import ir_cron
 from . import ir_ui_menu
 from . import ir_rule
 from . import res_users

@@ -1,7 +1,7 @@
 """The delay entry point on every model: ``records.with_delay(...).method()``."""
 from odoo import models
 
-from ..service import enqueue
+from ..service import delayable, enqueue
 
 
 class Base(models.AbstractModel):
@@ -22,3 +22,10 @@ class Base(models.AbstractModel):
             priority=priority, eta=eta, channel=channel, description=description,
             identity_key=identity_key, max_retries=max_retries, timeout=timeout,
             lock_key=lock_key))
+
+    def delayable(self, **options):
+        """A call recorded for a graph of jobs (chains, groups, ``on_done``):
+        ``records.delayable(priority=5).method(arg)``, then ``.delay()``.
+        Options as ``with_delay()``'s; ``job_size``, ``done_method`` and
+        ``job_res_id`` make it a batch of these records."""
+        return delayable.delayable(self, options)

@@ -1,14 +1,15 @@
 """Batches in Odoo: validate the call, then one bulk INSERT in the caller's
 transaction (store.enqueue_batch); and the done method's call."""
-from ..engine import batch, defaults, store
+from ..engine import batch, defaults, states, store
 from . import enqueue, executor
 
 
 def execute(env, model_name, method_name, record_ids, done_method=None,
             job_size=defaults.JOB_SIZE, job_res_id=None, args=(), kwargs=None,
-            channel=None, priority=None):
+            channel=None, priority=None, waiting=False):
     """Split ``record_ids`` into child jobs of ``job_size`` ids under one
-    batch; returns the batch's queue.job record. Everything is checked
+    batch; returns the batch's queue.job record. ``waiting``: its children
+    wait (for the batch's dependencies, service/delayable.py). Everything is checked
     before anything is written (see queue.job ``batch_execute_job``).
 
     Private methods are refused, as job and as done method: like every
@@ -30,6 +31,8 @@ def execute(env, model_name, method_name, record_ids, done_method=None,
     args, kwargs = tuple(args or ()), dict(kwargs or {})
     values = enqueue.job_values(model, job_method, args, kwargs,
                                 {'channel': channel, 'priority': priority})
+    if waiting:
+        values['state'] = states.WAITING
     values['parent_id'] = store.batch_of_job(env.cr, env.context['background_job_id']) \
         if env.context.get('background_job_id') else None
     name = '%s (batch of %d records, %d per job)' % (values['name'], len(ids), job_size)

@@ -202,6 +202,7 @@ class OdooExecutor:
             if cr is not None:  # closed by job code: its connection is still open
                 cr.close_connection()
             cr = self._local.cursor = JobCursor(registry.db_name)
+            store.mark_worker_session(cr)
             store.prepare_run(cr)
             cr.commit()
         cr.cache.clear()  # Odoo keeps per-transaction values there

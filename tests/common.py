@@ -20,6 +20,15 @@ from . import odoo_server
 FAST = dict(poll_interval=0.2, heartbeat_interval=0.5, reap_interval=0.5, dead_after=3)
 
 
+def as_datetime(value):
+    """A timestamp read through Odoo's connection (text) or from JSON."""
+    import datetime
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return datetime.datetime.strptime(value, '%Y-%m-%d %H:%M:%S.%f' if '.' in value
+                                      else '%Y-%m-%d %H:%M:%S')
+
+
 def wait_for(predicate, timeout=60, interval=0.05, message='condition'):
     """Poll ``predicate`` until it returns a truthy value, at most ``timeout`` s."""
     return odoo_server.wait_until(predicate, timeout, message, interval)

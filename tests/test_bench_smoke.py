@@ -39,6 +39,8 @@ def test_make_bench_smoke_prints_every_measure():
                     'no-op jobs executed (queue-worker, 4 threads)',
                     'delay() in one transaction', 'batch_execute_job: 3,000 ids into 30 jobs',
                     'commit-to-start latency, idle queue', 'executed with 3,000 pending',
+                    'executed with 3,000 pending and 300 waiting dependents',
+                    'executed with 3,000 pending, each job making a waiting dependent pending',
                     'a job calling set_progress() at each of its 10,000 steps (16 KiB hashed '
                     'a step)', 'worker RSS after 100 / 1,000 jobs'):
         assert '| %s | ' % measure in output, output

@@ -32,7 +32,7 @@ def test_the_claim_reads_back_the_fields_of_claimed_job_in_their_order():
     expected = ', '.join('job.' + name for name in (
         'id', 'uuid', 'model_name', 'method_name', 'record_ids', 'args', 'kwargs', 'context',
         'user_id', 'company_id', 'channel', 'retry', 'max_retries', 'timeout', 'parent_id',
-        'date_started', 'lock_key'))
+        'date_started', 'lock_key', 'has_dependents'))
     assert returning == expected + ', ' + channels.limited('job.channel')
     assert runs.PREPARE_CLAIM_UNLIMITED.split('RETURNING')[1].strip() == returning
 

@@ -7,6 +7,7 @@ each statement next to the function that runs it:
 - lock_keys.py: one job at a time per lock_key;
 - workers.py: worker rows and the jobs of dead workers (the reaper);
 - batches.py: split, finish, cancel and requeue batches;
+- dependencies.py: edges between jobs and what follows a job's end;
 - admin.py: the backend's changes and locks;
 - overview.py: open jobs per channel, jobs finished per minute (overview, metrics);
 - stops.py: stop requests for running jobs;
@@ -29,6 +30,9 @@ from .changes import change_markers
 from .progress import progress_of_jobs, running_children_progress, write_progress
 from .channels import ancestors as channel_ancestors
 from .channels import channel_load, check_name, ensure_channels, special_channels_exist
+from .dependencies import (
+    add_dependencies, mark_worker_session, promote_dependents, recheck_dependents,
+)
 from .jobs import (
     CHANNELS_CHANGED, NOTIFY_CHANNEL, enqueue, next_eta, purge_finished, stored_timeouts,
 )
@@ -51,6 +55,7 @@ __all__ = [
     'admin_cancel', 'admin_requeue', 'admin_set_done', 'lock_nowait',
     'batch_of_job', 'batch_progress', 'batches_of_jobs', 'cancel_batches', 'enqueue_batch',
     'finish_batches', 'lock_batch_for_done', 'mark_batch_done', 'requeue_batches',
+    'add_dependencies', 'mark_worker_session', 'promote_dependents', 'recheck_dependents',
     'channel_ancestors', 'channel_load', 'check_name', 'ensure_channels', 'special_channels_exist',
     'CHANNELS_CHANGED', 'enqueue', 'next_eta', 'purge_finished', 'stored_timeouts',
     'EVERY_JOB', 'Scope', 'finished_by_minute', 'open_job_counts',
