@@ -285,7 +285,8 @@ class DatabaseRunner:
                 self.wakeup.notify()  # catch what was enqueued before LISTEN
                 next_beat = next_reap = next_poll = 0.0
                 stops_notified = True
-                while not self.stopping.is_set():
+                # on with running jobs after stop(): their time limits and Stop hold
+                while not self.stopping.is_set() or self.watchdog.running():
                     self._watch(connection, cr, stops_notified)
                     stops_notified = False
                     now = time.monotonic()
@@ -354,9 +355,8 @@ class DatabaseRunner:
             self.too_many_abandoned(self)
 
     def _poll_for_idle_threads(self, cr) -> None:
-        """While job threads are disconnected, look for work they would not
-        hear of (an eta passed, a slot freed on another server, more than the
-        connected threads take) and wake them when there is some."""
+        """While job threads are disconnected, wake them when there is work
+        they would not hear of (an eta passed, a slot freed elsewhere)."""
         if self._connected < self.settings.threads:
             next_eta, _ = store.next_eta(cr)
             if next_eta is not None and next_eta <= 0:
