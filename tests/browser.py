@@ -190,6 +190,17 @@ class Browser:
                 continue
         return None
 
+    def displayed_texts(self, css, attempts=20):
+        """The texts of the displayed elements matching ``css``, read again
+        when the live backend re-renders the view while they are read."""
+        for _ in range(attempts):
+            try:
+                return [' '.join(element.text.split()) for element in
+                        self.driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
+            except StaleElementReferenceException:
+                continue
+        raise BrowserError('%s kept being re-rendered while read' % css)
+
     # -- looking
     def screenshot(self, step_name):
         """Save ``NN-step_name.png`` in the test's output folder; return its path."""

@@ -154,8 +154,7 @@ class TestBackendBrowser(BackendBrowserCase):
         traceback = self.wait_text(browser, '.o_background_job_code', 'Traceback')
         self.assertIn('Traceback (most recent call last)', traceback)
         self.assertIn('ValueError: flag is flagged (value 1)', traceback)
-        buttons = [button.text for button in browser.driver.find_elements(
-            By.CSS_SELECTOR, '.o_statusbar_buttons button') if button.is_displayed()]
+        buttons = browser.displayed_texts('.o_statusbar_buttons button')
         self.assertEqual(buttons, ['Requeue', 'Run Now', 'Set Done'])
         browser.screenshot('failed-job-traceback')
 

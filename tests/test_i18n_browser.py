@@ -38,8 +38,7 @@ class TestChineseBackend(BackendBrowserCase):
 
     @staticmethod
     def displayed_texts(browser, css):
-        return [' '.join(element.text.split()) for element in
-                browser.driver.find_elements(By.CSS_SELECTOR, css) if element.is_displayed()]
+        return browser.displayed_texts(css)
 
     def test_a_chinese_user_sees_menus_failure_and_job_form_in_chinese(self):
         with self.db.env() as env:
