@@ -29,6 +29,25 @@ def as_datetime(value):
                                       else '%Y-%m-%d %H:%M:%S')
 
 
+def query_once(connection, statement, params=None):
+    """Run one statement in a committed transaction of ``connection``
+    (psycopg2), then close it: its rows, or the count of rows it changed."""
+    try:
+        with connection, connection.cursor() as cr:
+            cr.execute(statement, params)
+            return cr.fetchall() if cr.description else cr.rowcount
+    finally:
+        connection.close()
+
+
+def create_manager(env, name, login, **values):
+    """A Job Queue Manager (an internal user), whose password is its login."""
+    groups = [env.ref('base.group_user').id,
+              env.ref('background_job.background_job_group_manager').id]
+    return env['res.users'].create(dict(
+        name=name, login=login, password=login, groups_id=[(6, 0, groups)], **values))
+
+
 def wait_for(predicate, timeout=60, interval=0.05, message='condition'):
     """Poll ``predicate`` until it returns a truthy value, at most ``timeout`` s."""
     return odoo_server.wait_until(predicate, timeout, message, interval)
@@ -48,13 +67,12 @@ class CommittedDatabase:
             yield api.Environment(cr, uid, context or {})
 
     def query(self, statement, params=None):
-        connection = connect(self.name)
-        try:
-            with connection, connection.cursor() as cr:
-                cr.execute(statement, params)
-                return cr.fetchall() if cr.description else cr.rowcount
-        finally:
-            connection.close()
+        return query_once(connect(self.name), statement, params)
+
+    def load_language(self, lang='zh_CN'):
+        """What Settings > Translations > Load a Translation does."""
+        with self.env() as env:
+            env['base.language.install'].create({'lang': lang}).lang_install()
 
     def states(self, marker_like='%'):
         return dict(self.query("SELECT state, count(*) FROM queue_job "
@@ -94,6 +112,25 @@ def running(runner):
         yield runner
     finally:
         runner.stop(timeout=30)
+
+
+def in_threads(count, target):
+    """Run ``target(barrier)`` in ``count`` threads, each waiting at
+    ``barrier`` (a threading.Barrier of ``count``) to start together; the
+    errors they raised."""
+    barrier, errors = threading.Barrier(count), []
+
+    def run():
+        try:
+            target(barrier)
+        except Exception as error:  # returned to the test
+            errors.append(error)
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
 
 
 def server_config(name, odoo_options=None, **job_options):
@@ -189,21 +226,9 @@ class BatchHelpers:
     def race_finish_crons(self, count=2):
         """Run the finish cron in ``count`` transactions whose snapshots are
         taken together; returns the errors they raised."""
-        barrier = threading.Barrier(count)
-        errors = []
-
-        def cron():
-            try:
-                with self.db.env() as env:
-                    env['queue.job'].search([], limit=1)  # the transaction's snapshot
-                    barrier.wait(10)
-                    env['queue.job']._cron_finish_batches()
-            except Exception as error:  # returned to the test
-                errors.append(error)
-
-        threads = [threading.Thread(target=cron) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        return errors
+        def cron(barrier):
+            with self.db.env() as env:
+                env['queue.job'].search([], limit=1)  # the transaction's snapshot
+                barrier.wait(10)
+                env['queue.job']._cron_finish_batches()
+        return in_threads(count, cron)

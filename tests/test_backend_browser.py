@@ -10,7 +10,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from .browser import Browser
-from .common import CommittedDatabase
+from .common import CommittedDatabase, create_manager
 from .odoo_server import OdooServer
 
 pytestmark = pytest.mark.server
@@ -26,11 +26,7 @@ class BackendBrowserCase(unittest.TestCase):
         cls.db = CommittedDatabase()
         try:
             with cls.db.env() as env:
-                groups = [env.ref('base.group_user').id,
-                          env.ref('background_job.background_job_group_manager').id]
-                cls.manager_id = env['res.users'].create({
-                    'name': 'Queue Manager', 'login': MANAGER, 'password': MANAGER,
-                    'groups_id': [(6, 0, groups)]}).id
+                cls.manager_id = create_manager(env, 'Queue Manager', MANAGER).id
             cls.server = OdooServer(cls.db.name, name='TestBackendBrowser').start()
         except Exception:
             cls.db.drop()

@@ -13,7 +13,9 @@ import pytest
 from odoo import SUPERUSER_ID
 
 from . import odoo_server
-from .common import BatchHelpers, CommittedDatabase, server_command, server_config, wait_for
+from .common import (
+    BatchHelpers, CommittedDatabase, create_manager, server_command, server_config, wait_for,
+)
 from .test_server_engine import end, queue_worker
 
 pytestmark = pytest.mark.server
@@ -128,11 +130,7 @@ class TestStop(LimitsCase, BatchHelpers):
         cls.db = CommittedDatabase()
         try:
             with cls.db.env() as env:
-                cls.manager = env['res.users'].create({
-                    'name': 'Stop Manager', 'login': 'limits_stop_manager',
-                    'groups_id': [(6, 0, [
-                        env.ref('base.group_user').id,
-                        env.ref('background_job.background_job_group_manager').id])]}).id
+                cls.manager = create_manager(env, 'Stop Manager', 'limits_stop_manager').id
             config = server_config('stop', threads=2)
             cls.server = odoo_server.OdooServer(
                 cls.db.name, command=server_command(config, cls.db.name), name='TestStop').start()

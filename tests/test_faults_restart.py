@@ -8,7 +8,7 @@ import unittest
 import pytest
 
 from . import odoo_server, pg_cluster
-from .common import enqueue_by_sql, server_command, wait_for
+from .common import enqueue_by_sql, query_once, server_command, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -23,13 +23,7 @@ class ClusterCase(unittest.TestCase):
         self.dbname = self.cluster.clone()
 
     def query(self, statement, params=None):
-        connection = self.cluster.connect(self.dbname)
-        try:
-            with connection, connection.cursor() as cr:
-                cr.execute(statement, params)
-                return cr.fetchall() if cr.description else cr.rowcount
-        finally:
-            connection.close()
+        return query_once(self.cluster.connect(self.dbname), statement, params)
 
     def enqueue(self, method, calls):
         connection = self.cluster.connect(self.dbname)

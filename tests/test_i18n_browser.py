@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from .browser import Browser
-from .common import CommittedDatabase
+from .common import CommittedDatabase, create_manager
 from .odoo_server import OdooServer
 from .test_backend_browser import BackendBrowserCase
 
@@ -22,15 +22,10 @@ class TestChineseBackend(BackendBrowserCase):
     def setUpClass(cls):
         cls.db = CommittedDatabase()
         try:
+            cls.db.load_language('zh_CN')
             with cls.db.env() as env:
-                # what Settings > Translations > Load a Translation does
-                env['base.language.install'].create({'lang': 'zh_CN'}).lang_install()
-            with cls.db.env() as env:
-                groups = [env.ref('base.group_user').id,
-                          env.ref('background_job.background_job_group_manager').id]
-                cls.manager_id = env['res.users'].create({
-                    'name': 'Queue Manager (zh)', 'login': MANAGER, 'password': MANAGER,
-                    'lang': 'zh_CN', 'groups_id': [(6, 0, groups)]}).id
+                cls.manager_id = create_manager(env, 'Queue Manager (zh)', MANAGER,
+                                                lang='zh_CN').id
             cls.server = OdooServer(cls.db.name, name='TestChineseBackend').start()
         except Exception:
             cls.db.drop()

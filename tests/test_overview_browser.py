@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from .browser import Browser
-from .common import CommittedDatabase, server_command, server_config
+from .common import CommittedDatabase, create_manager, server_command, server_config
 from .odoo_server import OdooServer
 from .test_backend_browser import BackendBrowserCase
 
@@ -58,18 +58,10 @@ class TestOverviewBrowser(BackendBrowserCase):
     def setUpClass(cls):
         cls.db = CommittedDatabase()
         try:
+            cls.db.load_language('zh_CN')
             with cls.db.env() as env:
-                # what Settings > Translations > Load a Translation does
-                env['base.language.install'].create({'lang': 'zh_CN'}).lang_install()
-            with cls.db.env() as env:
-                groups = [(6, 0, [env.ref('base.group_user').id,
-                                  env.ref('background_job.background_job_group_manager').id])]
-                cls.manager_id = env['res.users'].create({
-                    'name': 'Overview Manager', 'login': MANAGER, 'password': MANAGER,
-                    'groups_id': groups}).id
-                env['res.users'].create({
-                    'name': 'Overview Manager (zh)', 'login': ZH_MANAGER,
-                    'password': ZH_MANAGER, 'lang': 'zh_CN', 'groups_id': groups})
+                cls.manager_id = create_manager(env, 'Overview Manager', MANAGER).id
+                create_manager(env, 'Overview Manager (zh)', ZH_MANAGER, lang='zh_CN')
             cls.make_jobs_and_workers()
             # No job threads: the jobs stay in the states the test gave them,
             # and the workers shown are the rows below, judged live or dead

@@ -3,7 +3,6 @@ times (Odoo's own cron code, ir.cron._acquire_job, in several threads at
 once) give one job per due time, which two real servers run one after the
 other, never overlapping; a failing periodic job is retried like any job."""
 import datetime
-import threading
 import unittest
 
 import pytest
@@ -11,29 +10,13 @@ from odoo import SUPERUSER_ID, api
 from odoo.addons.base.ir.ir_cron import ir_cron
 
 from . import odoo_server
-from .common import CommittedDatabase, as_datetime, server_command, server_config, wait_for
+from .common import (
+    CommittedDatabase, as_datetime, in_threads, server_command, server_config, wait_for,
+)
 
 pytestmark = pytest.mark.server
 
 MODEL = 'background.job.test.record'
-
-
-def in_threads(count, target):
-    """Run ``target()`` in ``count`` threads started together; the errors."""
-    barrier, errors = threading.Barrier(count), []
-
-    def run():
-        try:
-            barrier.wait(10)
-            target()
-        except Exception as error:  # returned to the test
-            errors.append(error)
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return errors
 
 
 class TestPeriodicJobs(unittest.TestCase):
@@ -78,9 +61,13 @@ class TestPeriodicJobs(unittest.TestCase):
                    for n in (1, 2)]
         with servers[0], servers[1]:
             dues = []
+
+            def acquire(barrier):  # Odoo's cron threads of the servers, polling together
+                barrier.wait(10)
+                ir_cron._acquire_job(self.db.name)
             for minute in range(12):
                 dues.append(self.due(cron_id, minute))
-                errors = in_threads(4, lambda: ir_cron._acquire_job(self.db.name))
+                errors = in_threads(4, acquire)
                 self.assertEqual(errors, [])
             wait_for(lambda: [row[2] for row in self.jobs(cron_id)] == ['done'] * 12, 120,
                      interval=0.2, message='the 12 periodic jobs done: %s' % self.jobs(cron_id))
@@ -99,7 +86,8 @@ class TestPeriodicJobs(unittest.TestCase):
         cron_id = self.make_cron('periodic same due', "model.chains_step('periodic-same')")
         self.due(cron_id, 5)
 
-        def enqueue():  # as Odoo's cron thread calls it, in transactions begun together
+        def enqueue(barrier):  # as Odoo's cron thread calls it, in transactions begun together
+            barrier.wait(10)
             with self.db.env() as env:
                 env['ir.cron'].search([], limit=1)  # the snapshot
                 env['ir.cron']._callback('periodic same due', 0, cron_id)
