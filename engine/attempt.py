@@ -290,8 +290,8 @@ def _abort(app, cr, error) -> None:
         cr.abort()
     except psycopg2.Error:
         app.close_thread()
-    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        app.close_thread()  # the connection may be broken: get a new one
+    if connection_lost(error):
+        app.close_thread()  # get a new one (a serialization failure, say, keeps it)
 
 
 # -- jobs run in the caller's transaction --------------------------------------
