@@ -2,12 +2,12 @@
 
 Two kinds:
 - options of the ``[background_job]`` section (odoo.conf), parsed into
-  ``engine.settings.Settings`` by ``service/options.py``: THREADS,
+  ``engine.settings.Settings`` by ``service/options.py``: THREADS, PROCESSES,
   DATABASES, DATABASE_REFRESH, CHANNELS, DEAD_AFTER, NETWORK_TIMEOUT, TIMEOUT,
   SHUTDOWN_TIMEOUT, IDLE_CLOSE, KEEP_DAYS, RUN_NOW, METRICS_TOKEN;
 - constants, changed only in code (tests pass faster clocks to
   ``Settings``): HEARTBEAT_INTERVAL, REAP_INTERVAL, POLL_INTERVAL,
-  BACKOFF_RESET, RESULT_MAX_CHARS, CONFLICT_RETRY_DELAY, STATEMENT_TIMEOUT_MARGIN,
+  BACKOFF_RESET, RESULT_MAX_CHARS, DEAD_CLIENT_CHECK_MS, CONFLICT_RETRY_DELAY, STATEMENT_TIMEOUT_MARGIN,
   PROGRESS_WRITE_INTERVAL, PROGRESS_MESSAGE_MAX_CHARS, and a job's
   defaults CHANNEL, PRIORITY, MAX_RETRIES, JOB_SIZE (``@job(...)`` and
   ``with_delay(...)`` override them per method and per call).
@@ -16,6 +16,10 @@ Two kinds:
 # -- options of [background_job] ------------------------------------------------
 # Worker threads per database in one server process; 0: none.
 THREADS = 4
+# Job processes of a server (engine/processes.py), each with THREADS
+# threads; 0: the threaded server and ``odoo queue-worker`` run the job
+# threads in their own process, the prefork server in one job process.
+PROCESSES = 0
 # Databases to serve; empty: db_name, else every database matching dbfilter
 # where the addon is installed.
 DATABASES = ()
@@ -72,6 +76,10 @@ CONFLICT_RETRY_DELAY = 1
 # many seconds beyond its time limit: a safety net should the watchdog (in
 # the control thread) be cut off from the database.
 STATEMENT_TIMEOUT_MARGIN = 30
+# A job's session checks every this many milliseconds, while a statement
+# runs, that its process still exists (PostgreSQL >= 14): a dead job process
+# does not keep a job's row locked until a long statement ends.
+DEAD_CLIENT_CHECK_MS = 1000
 # A running job's progress (set_progress) is written at most this often,
 # in seconds, and once when its attempt ends.
 PROGRESS_WRITE_INTERVAL = 0.5

@@ -20,6 +20,7 @@ KEEPALIVE_PROBES = 3
 class Settings:
     # -- options of [background_job] (see scripts/make_config.py) --
     threads: int = defaults.THREADS
+    processes: int = defaults.PROCESSES
     databases: Tuple[str, ...] = defaults.DATABASES
     database_refresh: float = defaults.DATABASE_REFRESH
     # Excluded from the hash: a mapping is unhashable.
@@ -33,6 +34,12 @@ class Settings:
     keep_days: int = defaults.KEEP_DAYS
     run_now: bool = defaults.RUN_NOW
     metrics_token: str = defaults.METRICS_TOKEN
+    # -- Odoo's own options ([options]), which job processes honour --
+    # resident bytes after which a job process is replaced once its
+    # running jobs end (limit_memory_soft), and killed (limit_memory_hard);
+    # 0: no limit
+    memory_soft: int = 0
+    memory_hard: int = 0
     # -- constants of the worker loop (not options) --
     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL
     reap_interval: float = defaults.REAP_INTERVAL

@@ -26,6 +26,10 @@ class QueueJobWorker(models.Model):
     date_stopped = fields.Datetime('Stopped', readonly=True,
                                    help='Set when the worker stopped cleanly; its row is '
                                         'kept so its jobs still say who ran them.')
+    exit_reason = fields.Char('Exit Reason', readonly=True,
+                              help='Why its job process died (memory limit, a crash), '
+                                   'as its supervisor saw it; its running jobs were '
+                                   'requeued with this reason.')
     status = fields.Selection(
         STATUS, 'Status', compute='_compute_status', search='_search_status',
         help='Dead: no heartbeat for longer than dead_after seconds; its running '

@@ -31,7 +31,13 @@ def load_defaults():
 # The [background_job] options in odoo.conf, with their comments; each is
 # written at its default (engine/defaults.py), and parsed by service/options.py.
 JOB_OPTIONS = (
-    ('threads', 'Worker threads per database in this server process; 0 disables them.'),
+    ('threads', 'Worker threads per database in each job process (or in this server\n'
+                'process); 0 disables jobs on this server.'),
+    ('processes', 'Job processes of this server, each with `threads` threads: N cores for\n'
+                  'CPU-bound jobs, and a crash or a job over limit_memory_soft/hard ([options])\n'
+                  'takes down only its own process, which is replaced. 0: the threaded server\n'
+                  'runs its job threads in its own process (no such isolation), the prefork\n'
+                  'server one job process. `odoo queue-worker --processes N` overrides it.'),
     ('databases', 'Databases to serve (comma separated); empty: db_name, else every database\n'
                   'matching dbfilter where the addon is installed, checked every\n'
                   'database_refresh seconds (a new database is picked up without restart).'),
@@ -60,7 +66,7 @@ JOB_OPTIONS = (
 def job_section(defaults):
     """The [background_job] section of odoo.conf, every option at its default."""
     values = dict(
-        threads=defaults.THREADS, databases=','.join(defaults.DATABASES),
+        threads=defaults.THREADS, processes=defaults.PROCESSES, databases=','.join(defaults.DATABASES),
         database_refresh=defaults.DATABASE_REFRESH, dead_after=defaults.DEAD_AFTER,
         network_timeout=defaults.NETWORK_TIMEOUT,
         channels=','.join('%s:%s' % item for item in defaults.CHANNELS.items()),

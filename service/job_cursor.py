@@ -26,6 +26,7 @@ import psycopg2
 
 from odoo import sql_db
 
+from ..engine import defaults
 from ..engine.exceptions import JobLostError
 from ..engine.outage import connection_lost
 from .options import settings
@@ -53,6 +54,15 @@ class _OwnConnection:
                 connection_factory=sql_db.PsycoConnection,
                 **dict(connection_info, application_name='background_job',
                        **settings().connection_parameters()))
+            if self.connection.server_version >= 140000:
+                # A job process that died mid-statement (a crash, a kill
+                # for memory) leaves its session running the statement to
+                # its end, the row locked, its job not requeued: PostgreSQL
+                # checks the client is still there every so often.
+                with self.connection.cursor() as cr:
+                    cr.execute('SET client_connection_check_interval = %s',
+                               (defaults.DEAD_CLIENT_CHECK_MS,))
+                self.connection.commit()
         return self.connection
 
     def give_back(self, connection, keep_in_pool=True):

@@ -65,6 +65,7 @@ def capacities(text):
 # option -> (how its text is read, what it must be: for the error message)
 PARSERS = {
     'threads': (whole, 'a whole number >= 0'),
+    'processes': (whole, 'a whole number >= 0'),
     'databases': (names, 'database names, comma separated'),
     'database_refresh': (positive_seconds, 'seconds > 0'),
     'channels': (capacities, 'name:capacity,... with whole capacities >= 0'),
@@ -79,10 +80,17 @@ PARSERS = {
 }
 
 
-def parse(section):
+def odoo_limits():
+    """Odoo's memory limits (bytes; 0: none), which job processes honour."""
+    return {'memory_soft': int(config['limit_memory_soft'] or 0),
+            'memory_hard': int(config['limit_memory_hard'] or 0)}
+
+
+def parse(section, limits=None):
     """The Settings of a section (option -> text); an option left empty
-    keeps its default. ValueError naming the option for a bad value."""
-    values = {}
+    keeps its default; ``limits``: Odoo's (odoo_limits). ValueError naming
+    the option for a bad value."""
+    values = dict(limits or {})
     for name, (parser, expected) in PARSERS.items():
         text = str(section.get(name) or '').strip()
         if not text:
@@ -102,8 +110,9 @@ def settings():
     """The settings of the config file, parsed again only when the section
     changed (delay() reads run_now on every call)."""
     global _parsed
-    items = tuple(options().items())
+    limits = odoo_limits()
+    items = tuple(options().items()) + tuple(sorted(limits.items()))
     if items != _parsed[0]:
-        _parsed = (items, parse(dict(items)))
+        _parsed = (items, parse(options(), limits))
     return _parsed[1]
 

@@ -1,10 +1,12 @@
 """Start the job workers inside Odoo's servers, and as a process of its own.
 
-- threaded server (the default): worker threads in the server process;
-- prefork server (--workers N): one dedicated job process forked by the
-  server's arbiter, restarted if it dies; HTTP workers never run jobs;
+- threaded server (the default): worker threads in the server process,
+  or with ``processes = N``, N job processes (service/job_processes.py);
+- prefork server (--workers N): job processes (one unless ``processes``
+  says more) under a supervisor forked by the server's arbiter; HTTP
+  workers never run jobs;
 - ``odoo queue-worker``: workers only (cli/queue_worker.py), so more
-  machines can serve the same database.
+  machines can serve the same database; ``--processes N`` as above.
 
 The addon must be loaded server-wide (``server_wide_modules`` or
 ``--load=base,web,background_job``) for its post_load hook to run before the
@@ -23,12 +25,17 @@ from odoo.service import server as odoo_server
 from odoo.tools import config
 
 from ..engine.manager import Manager
+from ..engine.processes import MB, STOP_MARGIN, resident_bytes
 from ..engine.worker import DatabaseRunner
+from . import job_processes
 from .executor import OdooExecutor
 from .options import ADDON, names, settings
 
 _logger = logging.getLogger(__name__)
 
+# Seconds a job process over limit_memory_soft waits for its running jobs:
+# their own time limits end them sooner (a job without a limit, within a day).
+SOFT_LIMIT_DRAIN = 24 * 3600
 
 
 def connect(dbname):
@@ -95,12 +102,16 @@ def make_manager(too_many_abandoned=None):
         too_many_abandoned=too_many_abandoned), current.database_refresh)
 
 
-def run_workers_until_signal():
-    """Foreground loop of the job process and of ``odoo queue-worker``:
+def run_workers_until_signal(memory_soft=0, supervisor=None):
+    """Foreground loop of a job process and of ``odoo queue-worker``:
     until SIGINT or SIGTERM (a second one exits at once), or until as many
     job threads as ``threads`` of a database are stuck in ended jobs. Then
     the workers stop (running jobs get shutdown_timeout seconds, the rest
-    are requeued). True if the process must restart (stuck threads)."""
+    are requeued). True if the process must restart (stuck threads).
+
+    A job process also ends once its resident memory passed
+    ``memory_soft`` bytes (its running jobs end first, by their own time
+    limits), or once its ``supervisor`` (a pid) is gone."""
     stop, restart = [], []
 
     def on_signal(*args):
@@ -119,19 +130,49 @@ def run_workers_until_signal():
         signal.signal(sig, on_signal)
     manager = make_manager(on_too_many_abandoned)
     manager.start()
+    timeout = None  # shutdown_timeout
     while not stop and not restart:
         time.sleep(0.2)
-    _logger.info('job workers stopping: running jobs get %ss to finish',
-                 settings().shutdown_timeout)
-    manager.stop()
+        if supervisor and os.getppid() != supervisor:
+            _logger.warning('job process %d: its supervisor is gone, stopping', os.getpid())
+            break
+        rss = memory_soft and resident_bytes(os.getpid())
+        if rss and rss > memory_soft:
+            _logger.info('job process %d uses %d MB, over limit_memory_soft (%d MB): it '
+                         'claims no more jobs, lets its running jobs end, then is replaced',
+                         os.getpid(), rss // MB, memory_soft // MB)
+            timeout = SOFT_LIMIT_DRAIN
+            break
+    if timeout is None:
+        _logger.info('job workers stopping: running jobs get %ss to finish',
+                     settings().shutdown_timeout)
+    manager.stop(timeout)
     return bool(restart) and not stop
 
 
 # -- hooks into Odoo's servers ------------------------------------------------
+def _threaded_start(original):
+    def start(self, stop=False):
+        current = settings()
+        if current.processes > 0 and current.threads > 0 and not stop:
+            # forked now, while this process has no other thread (see
+            # service/job_processes.py); its job processes wait for cron_spawn
+            read, write = os.pipe()
+            self.background_job_supervisor = job_processes.fork_supervisor(
+                current.processes, read, closing=(write,))
+            os.close(read)
+            self.background_job_go = write
+        return original(self, stop)
+    return start
+
+
 def _threaded_cron_spawn(original):
     def cron_spawn(self):
         original(self)
-        if settings().threads > 0:
+        go = getattr(self, 'background_job_go', None)
+        if go is not None:
+            os.write(go, b'g')  # the databases are loaded: job processes may start
+        elif settings().threads > 0:
             self.background_job_manager = make_manager()
             self.background_job_manager.start()
     return cron_spawn
@@ -142,6 +183,7 @@ def _threaded_stop(original):
         manager = getattr(self, 'background_job_manager', None)
         if manager:
             manager.stop()
+        _stop_supervisor(getattr(self, 'background_job_supervisor', None))
         return original(self)
     return stop
 
@@ -154,10 +196,9 @@ def _prefork_process_spawn(original):
         pid = getattr(self, 'background_job_pid', None)
         if pid and _alive(pid):
             return
-        pid = os.fork()
-        if pid == 0:
-            _job_process(self)
-        _logger.info('job worker process %s started', pid)
+        closing = (self.socket.fileno(),) if self.socket else ()
+        pid = job_processes.fork_supervisor(max(1, settings().processes), closing=closing)
+        _logger.info('job process supervisor %s started', pid)
         self.background_job_pid = pid
     return process_spawn
 
@@ -169,29 +210,23 @@ def _prefork_stop(original):
             os.kill(pid, signal.SIGTERM if graceful else signal.SIGKILL)
         result = original(self, graceful)
         if pid and graceful:  # a supervisor may end the rest once the arbiter exits
-            deadline = time.monotonic() + settings().shutdown_timeout + 5
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            _wait_exit(pid)
         return result
     return stop
 
 
-def _job_process(server):
-    """Body of the forked job process: never returns."""
-    status = 0
-    try:
-        for sig in (signal.SIGHUP, signal.SIGCHLD, signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(sig, signal.SIG_DFL)
-        if server.socket:
-            server.socket.close()
-        odoo.sql_db.close_all()  # never share the arbiter's connections
-        if run_workers_until_signal():
-            _logger.info('job worker process exits to be restarted by the server')
-    except Exception:
-        _logger.exception('job worker process crashed')
-        status = 1
-    finally:
-        os._exit(status)
+def _stop_supervisor(pid):
+    """SIGTERM to a job process supervisor; wait until it and its job
+    processes have stopped (their shutdown_timeout, then a margin)."""
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        _wait_exit(pid)
+
+
+def _wait_exit(pid):
+    deadline = time.monotonic() + settings().shutdown_timeout + 3 * STOP_MARGIN
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _alive(pid):
@@ -213,6 +248,7 @@ def _wrap(cls, name, wrapper):
 
 def post_load():
     """Called by Odoo when it loads the addon (server-wide: at start-up)."""
+    _wrap(odoo_server.ThreadedServer, 'start', _threaded_start)
     _wrap(odoo_server.ThreadedServer, 'cron_spawn', _threaded_cron_spawn)
     _wrap(odoo_server.ThreadedServer, 'stop', _threaded_stop)
     _wrap(odoo_server.PreforkServer, 'process_spawn', _prefork_process_spawn)

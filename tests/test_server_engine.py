@@ -17,15 +17,16 @@ from .common import CommittedDatabase, server_command, server_config, wait_for
 pytestmark = pytest.mark.server
 
 
-def queue_worker(config, db, log_name='queue-worker', wrapper=()):
+def queue_worker(config, db, log_name='queue-worker', wrapper=(), args=()):
     """Start ``odoo queue-worker`` (workers only, no HTTP); ``wrapper``: a
-    command that runs it (e.g. in a network namespace)."""
+    command that runs it (e.g. in a network namespace); ``args``: more
+    options (``--processes 2``)."""
     parser = configparser.ConfigParser()
     parser.read(config)
     log = open(os.path.join(odoo_server.test_output_dir(), log_name + '.log'), 'ab')
     return subprocess.Popen(
         list(wrapper) + [odoo_server.ODOO, '--addons-path=' + parser['options']['addons_path'],
-                         'queue-worker', '-c', config, '-d', db],
+                         'queue-worker', '-c', config, '-d', db] + list(args),
         cwd=odoo_server.ROOT, stdin=subprocess.DEVNULL, stdout=log,
         stderr=subprocess.STDOUT, preexec_fn=os.setsid)
 

@@ -45,8 +45,8 @@ from .runs import (
 from .stops import STOP_CHANNEL, purge_stop_requests, request_stop, take_stop_requests
 from .supersede import REQUEUE_ATTEMPTS
 from .workers import (
-    heartbeat, local_workers, purge_workers, register_worker, requeue_orphans,
-    unregister_worker,
+    heartbeat, local_workers, mark_process_dead, purge_workers, register_worker,
+    requeue_orphans, unregister_worker,
 )
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
     'claim', 'claim_unlimited', 'finish_run', 'lock_for_run', 'mark_done', 'mark_failed',
     'prepare_claim', 'prepare_run', 'release', 'start_now', 'finish_now', 'terminate_backend',
     'STOP_CHANNEL', 'purge_stop_requests', 'request_stop', 'take_stop_requests',
-    'heartbeat', 'local_workers', 'purge_workers', 'register_worker', 'requeue_orphans',
-    'unregister_worker',
+    'heartbeat', 'local_workers', 'mark_process_dead', 'purge_workers', 'register_worker',
+    'requeue_orphans', 'unregister_worker',
     'change_markers', 'progress_of_jobs', 'running_children_progress', 'write_progress',
 ]

@@ -45,34 +45,49 @@ WHERE COALESCE(worker.date_stopped, worker.last_beat, worker.date_started)
 """.format(now=NOW_UTC)
 
 # Orphaned jobs are requeued, counted as a retry, or failed when out of
-# retries. A running job's row is locked by its transaction, so SKIP LOCKED
+# retries (retry then stays at max_retries, as after a failed attempt). A running job's row is locked by its transaction, so SKIP LOCKED
 # leaves every running job alone, and any started job whose row is NOT
 # locked is an orphan once dead_after has passed since it started (its
 # worker died, or could not even record the job's failure). Jobs of a
 # worker known to be dead (a local process that no longer exists, a worker
-# row gone, no heartbeat for dead_after) are requeued without that wait.
+# row gone or marked stopped, no heartbeat for dead_after) are requeued
+# without that wait. A worker marks itself stopped only once none of its
+# jobs runs; a supervisor marks a job process that died (MARK_PROCESS_DEAD).
 ORPHAN_CONDITION = """job.state = 'started'
       AND (worker.id IS NULL OR worker.id = ANY(%(dead_worker_ids)s)
+           OR worker.date_stopped IS NOT NULL
            OR worker.last_beat < {now} - make_interval(secs => %(dead_after)s)
            OR job.date_started < {now} - make_interval(secs => %(dead_after)s))""".format(now=NOW_UTC)
 
 # ``job_ids``: NULL, or only these jobs (requeue_orphans' row-by-row fallback).
 REQUEUE_ORPHANS = """
 WITH orphan AS (
-    SELECT job.id FROM queue_job job
+    SELECT job.id, worker.exit_reason FROM queue_job job
     LEFT JOIN queue_job_worker worker ON worker.id = job.worker_id
     WHERE {orphan}
       AND (%(job_ids)s::integer[] IS NULL OR job.id = ANY(%(job_ids)s::integer[]))
     FOR NO KEY UPDATE OF job SKIP LOCKED
 )
 UPDATE queue_job job
-SET {back_to_pending}, retry = job.retry + 1, eta = {now}, exc_type = 'WorkerDied'
+SET {back_to_pending},
+    retry = job.retry + CASE WHEN job.retry < job.max_retries THEN 1 ELSE 0 END, eta = {now}, exc_type = 'WorkerDied'
 FROM orphan
 WHERE job.id = orphan.id
 RETURNING job.id, job.state
 """.format(now=NOW_UTC, orphan=ORPHAN_CONDITION, back_to_pending=supersede.back_to_pending(
     pending='job.retry < job.max_retries',
-    exc_message="'The worker running this job stopped (killed or lost) before it finished.'"))
+    exc_message="COALESCE(orphan.exit_reason, 'The worker running this job stopped "
+                "(killed or lost) before it finished.')"))
+
+# A supervisor saw a job process of this host die (killed for memory, a
+# segfault, a signal): its worker rows are marked stopped with the reason,
+# which the reaper gives the jobs it was running (REQUEUE_ORPHANS). Sent
+# while the dead pid still exists (a zombie), so no reaper requeues them
+# first with a vaguer reason.
+MARK_PROCESS_DEAD = """
+UPDATE queue_job_worker SET date_stopped = {now}, exit_reason = %(reason)s
+WHERE host = %(host)s AND pid = %(pid)s AND date_stopped IS NULL
+""".format(now=NOW_UTC)
 
 # The candidate orphans, for the row-by-row fallback (which skips locked rows).
 LIST_ORPHANS = """
@@ -96,6 +111,13 @@ def heartbeat(cr, worker_id: int) -> bool:
 
 def unregister_worker(cr, worker_id: int) -> None:
     cr.execute(UNREGISTER_WORKER, {'worker_id': worker_id})
+
+
+def mark_process_dead(cr, host: str, pid: int, reason: str) -> int:
+    """Mark the workers of a dead job process stopped, with why it died;
+    returns how many rows it marked."""
+    cr.execute(MARK_PROCESS_DEAD, {'host': host, 'pid': pid, 'reason': reason})
+    return cr.rowcount
 
 
 def local_workers(cr, host: str, worker_id: int) -> list:

@@ -7,3 +7,4 @@ from . import limits_jobs
 from . import faults_record
 from . import claimfx_jobs
 from . import test_record_progress
+from . import processes_jobs
