@@ -24,49 +24,25 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 import ensure_db  # noqa: E402
 from engine import job_row  # noqa: E402
-from bench import claim_before  # noqa: E402
+from bench import claim_before, real_work  # noqa: E402
+from bench.queue_db import (  # noqa: E402
+    BENCH_DB, BULK_INSERT, MODEL, QueueWorker, connect, done_count, insert_backlog, query,
+    reset_jobs, span_rate, use_database, wait_done,
+)
 
-BENCH_DB = 'background_job_bench'
-MODEL = 'background.job.test.record'
 # Sizes of the measures: rounds of the interleaved throughput measures (see
 # main()), jobs of the 10,000-job case, the pending backlog, ids of the
 # batch, latency samples, jobs of the memory measure.
 FULL = dict(rounds=3, jobs=10000, backlog=1000000, batch_ids=1000000, job_size=100,
-            samples=200, memory_jobs=100000, progress_steps=100000, progress_pairs=3)
+            samples=200, memory_jobs=100000, progress_steps=100000, progress_pairs=3,
+            cpu_jobs=1000, orm_jobs=300)
 SMOKE = dict(rounds=1, jobs=300, backlog=3000, batch_ids=3000, job_size=100,
-             samples=20, memory_jobs=1000, progress_steps=10000, progress_pairs=1)
+             samples=20, memory_jobs=1000, progress_steps=10000, progress_pairs=1,
+             cpu_jobs=40, orm_jobs=10)
 # The work of one step of the progress measure's loop: hashing 16 KiB (about
 # 9 us of CPU here; one ORM read and write of a record costs more), as an
 # import that checksums the chunks of its file.
 PROGRESS_CHUNK_BYTES = 16384
-
-# Bulk rows for backlogs: delay()'s row with the defaults, no-op method.
-BULK_INSERT = job_row.insert_select({
-    'uuid': 'md5(random()::text || n)', 'name': "'bench'", 'model_name': '%(model)s',
-    'method_name': "'noop'", 'user_id': '1', 'company_id': '1', 'channel': '%(channel)s',
-}) + '\nFROM generate_series(1, %(count)s) AS n'
-
-
-def use_database(name):
-    """connect(), query() and QueueWorker serve database ``name`` from now on."""
-    global BENCH_DB
-    BENCH_DB = name
-
-
-def connect(synchronous_commit=True):
-    options = '' if synchronous_commit else '-c synchronous_commit=off'
-    return psycopg2.connect(dbname=BENCH_DB, options=options, **ensure_db.db_params())
-
-
-def query(statement, params=None):
-    connection = connect()
-    try:
-        with connection, connection.cursor() as cr:
-            cr.execute(statement, params)
-            return cr.fetchall() if cr.description else None
-    finally:
-        connection.close()
-
 
 # A backlog of pending jobs and ``dependents`` waiting jobs, each waiting
 # for one job of the backlog: its last ones in claim order (id order here:
@@ -90,46 +66,6 @@ UPDATE queue_job SET has_dependents = true
 WHERE id IN (SELECT depends_on_id FROM queue_job_dependency)""")
 
 
-def insert_backlog(count, channel='root'):
-    query(BULK_INSERT, {'model': MODEL, 'channel': channel, 'count': count})
-    query("SELECT pg_notify('background_job', '')")
-
-
-def reset_jobs():
-    # TRUNCATE, not DELETE: a million-row DELETE fires the parent_id
-    # cascade trigger once per row and fights the running workers.
-    query('TRUNCATE queue_job CASCADE')  # and queue_job_progress, queue_job_dependency
-    connection = connect()
-    connection.autocommit = True
-    with connection.cursor() as cr:
-        cr.execute('VACUUM ANALYZE queue_job')
-    connection.close()
-
-
-def done_count():
-    return query("SELECT count(*) FROM queue_job WHERE state = 'done'")[0][0]
-
-
-def wait_done(count, timeout=600):
-    deadline = time.monotonic() + timeout
-    while done_count() < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError('only %d of %d jobs done after %ss' % (done_count(), count, timeout))
-        time.sleep(0.2)
-
-
-def span_rate(count=None):
-    """Jobs per second from the first start to the finish of the
-    ``count``-th done job (default: of the last one)."""
-    count = count or done_count()
-    seconds = query(
-        "SELECT extract(epoch FROM (SELECT date_done FROM queue_job WHERE state = 'done' "
-        "                           ORDER BY date_done OFFSET %s LIMIT 1) - min(date_started)) "
-        "FROM queue_job WHERE state = 'done'", (count - 1,))[0][0]
-    return count / float(seconds)
-
-
-# -- measurements ----------------------------------------------------------------
 def raw_claim_and_complete(jobs=10000, threads=4, before=False):
     """PostgreSQL alone: our claim statement then the done update, two
     transactions per job (the claim's not waiting for the disk, the done
@@ -311,30 +247,6 @@ def memory_over(process, jobs=100000):
         time.sleep(0.5)
 
 
-class QueueWorker:
-    """``odoo queue-worker`` on the bench database, default settings."""
-
-    def __enter__(self):
-        config = ensure_db.CONFIG
-        addons = ensure_db.config_options()['addons_path']
-        self.log = open(os.path.join(ROOT, 'test-output', 'bench-worker.log'), 'ab')
-        self.process = subprocess.Popen(
-            [ensure_db.ODOO, '--addons-path=' + addons, 'queue-worker', '-c', config,
-             '-d', BENCH_DB, '--log-level=warn'], cwd=ROOT, stdout=self.log,
-            stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while not query("SELECT 1 FROM queue_job_worker WHERE pid = %s", (self.process.pid,)):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError('queue-worker did not start; see test-output/bench-worker.log')
-            time.sleep(0.2)
-        return psutil.Process(self.process.pid)
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(60)
-        self.log.close()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--smoke', action='store_true',
@@ -345,11 +257,11 @@ def main():
     # connect() and QueueWorker serve this one database for the whole run.
     use_database(options.db)
     os.makedirs(os.path.join(ROOT, 'test-output'), exist_ok=True)
-    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), BENCH_DB,
+    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'ensure_db.py'), options.db,
                     '--install=background_job,background_job_test'], check=True)
     import odoo
-    odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '-d', BENCH_DB, '--log-level=warn'])
-    registry = odoo.registry(BENCH_DB)
+    odoo.tools.config.parse_config(['-c', ensure_db.CONFIG, '-d', options.db, '--log-level=warn'])
+    registry = odoo.registry(options.db)
     query("UPDATE queue_job_worker SET date_stopped = now() WHERE date_stopped IS NULL")
 
     results = {}
@@ -386,6 +298,11 @@ def main():
             measure('progress', 'set_progress() at each of {:,} steps'.format(
                 sizes['progress_steps']), progress_overhead, registry, sizes['progress_steps'],
                 sizes['progress_pairs'])
+        # real work (bench/real_work.py): job processes, each its own worker
+        for key, title, function, args in real_work.measures(sizes)[:4]:
+            measure(key, title, function, *args)
+    for key, title, function, args in real_work.measures(sizes)[4:]:
+        measure(key, title, function, *args)
     measure('batch', 'a batch of {:,} ids split'.format(ids), batch_split_seconds, registry,
             ids, sizes['job_size'])
     with QueueWorker() as worker:
@@ -458,6 +375,7 @@ def print_table(results, sizes):
          '%.0f / %.0f MiB' % (rss_first / 2**20, rss_last / 2**20),
          '%+.1f%%' % (100.0 * (rss_last - rss_first) / rss_first), 'flat'),
     ]
+    rows += real_work.table_rows(results, sizes)
     print('\nThroughputs: median of %d interleaved rounds (each round in brackets); '
           'ratios: median of the ratios within each round (to its raw reference, or '
           'the {:,}-pending case to its {:,}-job case).'.format(sizes['backlog'], jobs)

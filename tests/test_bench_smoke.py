@@ -42,8 +42,18 @@ def test_make_bench_smoke_prints_every_measure():
                     'executed with 3,000 pending and 300 waiting dependents',
                     'executed with 3,000 pending, each job making a waiting dependent pending',
                     'a job calling set_progress() at each of its 10,000 steps (16 KiB hashed '
-                    'a step)', 'worker RSS after 100 / 1,000 jobs'):
+                    'a step)', 'worker RSS after 100 / 1,000 jobs',
+                    'CPU-bound jobs (20 ms of Python each), 1 job process of 4 threads',
+                    'the same, 2 job processes (`processes = 2`)',
+                    'ORM jobs (read 100 records, write each), 1 job process',
+                    'the same, 2 job processes',
+                    'job process RSS over 1,000 no-op jobs: after 10% / largest',
+                    'the same, one job in 100 leaking 100 MiB, limit_memory_soft 150 MiB '
+                    'above start'):
         assert '| %s | ' % measure in output, output
+    # the leaking job's process was recycled by the soft limit
+    leaking = next(line for line in output.splitlines() if 'leaking 100 MiB' in line)
+    assert re.search(r', ([2-9]|\d\d+) job processes \|', leaking), leaking
 
 
 def test_make_bench_ui_smoke_prints_its_table():
