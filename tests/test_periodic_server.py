@@ -3,6 +3,7 @@ times (Odoo's own cron code, ir.cron._acquire_job, in several threads at
 once) give one job per due time, which two real servers run one after the
 other, never overlapping; a failing periodic job is retried like any job."""
 import datetime
+import time
 import unittest
 
 import pytest
@@ -17,6 +18,8 @@ from .common import (
 pytestmark = pytest.mark.server
 
 MODEL = 'background.job.test.record'
+# How long the two servers' cron threads run on their own.
+FIVE_MINUTES = 300
 
 
 class TestPeriodicJobs(unittest.TestCase):
@@ -81,6 +84,32 @@ class TestPeriodicJobs(unittest.TestCase):
         workers = self.db.query("SELECT count(DISTINCT worker_id) FROM queue_job "
                                 "WHERE model_name = 'ir.cron'")[0][0]
         self.assertEqual(workers, 2, 'both servers ran periodic jobs')
+
+    def test_two_servers_cron_threads_for_5_minutes_give_exactly_one_job_per_due_time(self):
+        """Odoo's own cron threads (2 per server, each polling every 60 s
+        and more), nothing driven by the test: a cron due every minute."""
+        cron_id = self.make_cron('periodic 5 minutes', "model.chains_step('periodic-5min')")
+        self.db.query("UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC', doall = false "
+                      "WHERE id = %s", (cron_id,))
+        config = server_config('periodic-5min', {'max_cron_threads': 2}, threads=2)
+        servers = [odoo_server.OdooServer(self.db.name, log_name='odoo-%d' % n,
+                                          command=server_command(config, self.db.name))
+                   for n in (1, 2)]
+        with servers[0], servers[1]:
+            time.sleep(FIVE_MINUTES)
+            wait_for(lambda: all(row[2] == 'done' for row in self.jobs(cron_id)), 60,
+                     interval=0.5, message='the periodic jobs done')
+        jobs = self.jobs(cron_id)
+        dues = [as_datetime(row[0]) for row in jobs]
+        print('\n[periodic] two servers, 4 cron threads, 5 minutes: %d jobs for due times %s'
+              % (len(jobs), ', '.join(due.strftime('%H:%M:%S') for due in dues)))
+        self.assertGreaterEqual(len(jobs), 4, 'a job for each minute the servers ran')
+        self.assertEqual(len(set(dues)), len(dues), 'never two jobs for one due time')
+        self.assertNotIn(None, dues)
+        # (a due time Odoo's cron threads poll more than a minute late is
+        # skipped: doall = false)
+        self.assertEqual(sorted(dues), dues)
+        self.assertEqual(self.db.log_count('periodic-5min'), len(jobs), 'each ran once')
 
     def test_two_transactions_with_the_same_due_time_give_one_job(self):
         cron_id = self.make_cron('periodic same due', "model.chains_step('periodic-same')")
