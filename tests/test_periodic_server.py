@@ -88,7 +88,7 @@ class TestPeriodicJobs(unittest.TestCase):
     def test_two_servers_cron_threads_for_5_minutes_give_exactly_one_job_per_due_time(self):
         """Odoo's own cron threads (2 per server, each polling every 60 s
         and more), nothing driven by the test: a cron due every minute."""
-        cron_id = self.make_cron('periodic 5 minutes', "model.chains_step('periodic-5min')")
+        cron_id = self.make_cron('periodic 5 minutes', "model.chains_step('periodic-5min', step='tick')")
         self.db.query("UPDATE ir_cron SET nextcall = now() AT TIME ZONE 'UTC', doall = false "
                       "WHERE id = %s", (cron_id,))
         config = server_config('periodic-5min', {'max_cron_threads': 2}, threads=2)
