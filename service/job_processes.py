@@ -18,6 +18,7 @@ import select
 import signal
 import socket
 import sys
+import time
 
 import odoo
 
@@ -126,7 +127,11 @@ def run_supervisor(size, parent_pipe=None, watch_parent=False, closing=()):
             if watch_parent and os.getppid() != parent:
                 break  # the prefork arbiter is gone
         if started:
-            pool.round()
+            try:
+                pool.round()
+            except Exception:  # a fork that failed, say: try again next round
+                _logger.exception('job process supervisor %d: round failed', os.getpid())
+                time.sleep(1)
     _logger.info('job process supervisor %d stopping its job processes', os.getpid())
     pool.stop(current.shutdown_timeout + pool_logic.STOP_MARGIN)
 

@@ -170,8 +170,11 @@ def _threaded_cron_spawn(original):
     def cron_spawn(self):
         original(self)
         go = getattr(self, 'background_job_go', None)
-        if go is not None:
-            os.write(go, b'g')  # the databases are loaded: job processes may start
+        if go is not None:  # the databases are loaded: job processes may start
+            try:
+                os.write(go, b'g')
+            except OSError:
+                _logger.error('the job process supervisor is gone: this server runs no jobs')
         elif settings().threads > 0:
             self.background_job_manager = make_manager()
             self.background_job_manager.start()
