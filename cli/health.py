@@ -1,6 +1,7 @@
 """``odoo queue-worker -c odoo.conf --health [--pid PID] [--max-age S]``:
 exit 0 when, in every database the worker serves, a worker of this host
-(and of process PID) has a fresh heartbeat row; else print why and exit 1.
+(and of process PID, or of one of its job processes) has a fresh heartbeat
+row; else print why and exit 1.
 
 For process supervisors (a systemd timer, a Kubernetes liveness probe):
 it reads the rows the workers beat every 5 s, it does not talk to them.
@@ -28,6 +29,7 @@ def check(pid=None, max_age=None):
     from ..service import options, server
     max_age = options.settings().dead_after if max_age is None else max_age
     host = socket.gethostname()
+    pids = None if pid is None else process_and_children(pid)
     databases = server.list_databases()
     if not databases:
         return False, ['no database to serve (databases, db_name, dbfilter)']
@@ -37,7 +39,7 @@ def check(pid=None, max_age=None):
             connection = server.connect(dbname)
             try:
                 with connection.cursor() as cr:
-                    fresh = metrics.worker_is_fresh(cr, host, pid, max_age)
+                    fresh = metrics.worker_is_fresh(cr, host, pids, max_age)
             finally:
                 connection.close()
         except psycopg2.Error as error:
@@ -48,6 +50,16 @@ def check(pid=None, max_age=None):
         healthy = healthy and fresh
         lines.append('%s: %s' % (dbname, why))
     return healthy, lines
+
+
+def process_and_children(pid):
+    """``pid`` and its children's: a queue-worker with job processes
+    (--processes N) beats through them."""
+    import psutil
+    try:
+        return [pid] + [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return [pid]
 
 
 def main(args):

@@ -41,7 +41,7 @@ FROM (SELECT threads, last_beat >= {now} - make_interval(secs => %(dead_after)s)
 FRESH_WORKER = """
 SELECT EXISTS (
     SELECT 1 FROM queue_job_worker
-    WHERE host = %(host)s AND (%(pid)s::integer IS NULL OR pid = %(pid)s::integer)
+    WHERE host = %(host)s AND (%(pids)s::integer[] IS NULL OR pid = ANY(%(pids)s::integer[]))
       AND date_stopped IS NULL
       AND last_beat >= {now} - make_interval(secs => %(max_age)s))
 """.format(now=NOW_UTC)
@@ -129,7 +129,8 @@ def render(samples: Iterable[Sample]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def worker_is_fresh(cr, host: str, pid: Optional[int], max_age: float) -> bool:
-    """Whether a worker of ``host`` (and ``pid``) beat within ``max_age`` s."""
-    cr.execute(FRESH_WORKER, {'host': host, 'pid': pid, 'max_age': max_age})
+def worker_is_fresh(cr, host: str, pids: Optional[list], max_age: float) -> bool:
+    """Whether a worker of ``host`` (and of one of ``pids``) beat within
+    ``max_age`` s."""
+    cr.execute(FRESH_WORKER, {'host': host, 'pids': pids, 'max_age': max_age})
     return cr.fetchone()[0]

@@ -11,6 +11,7 @@ import pytest
 
 from . import odoo_server
 from .common import server_command, server_config, wait_for
+from .test_metrics import health
 from .test_server_engine import ServerCase, end, queue_worker
 
 pytestmark = pytest.mark.server
@@ -83,6 +84,8 @@ class TestJobProcesses(ProcessesCase):
         pids = self.pids_logged('cli-')
         self.assertEqual(len(pids), 2, '--processes 2: two job processes ran them')
         self.assertNotIn(worker.pid, pids, 'the supervisor runs no job')
+        status, output = health(config, self.db.name, '--pid', str(worker.pid))
+        self.assertEqual(status, 0, 'healthy through its job processes: ' + output)
         end(worker)
         prefork = self.server('prefork-processes', '--workers=2', processes=2)
         jobs = [self.delay('processes_pid', 'prefork-%d' % n, 0.3) for n in range(40)]
