@@ -75,7 +75,8 @@ def test_make_bench_ui_smoke_prints_its_table():
     assert re.search(r'^\| 3,000 \| \d+ ms \| \d+ ms \| \d+ ms \| \d+ ms \|$', output, re.M), output
 
 
-PEERS = ('background_job (this addon)', 'OCA queue_job 11.0', 'Celery 5', 'RQ 2')
+PEERS = ('background_job (this addon)', 'background_job, queue-worker --processes 2',
+         'OCA queue_job 11.0', 'Celery 5', 'RQ 2')
 
 
 def test_make_bench_peers_smoke_measures_every_system():
@@ -85,7 +86,8 @@ def test_make_bench_peers_smoke_measures_every_system():
     prefix = TEST_DB + '_peers'
     # the first run in a fresh clone also builds bench/.venv-peers
     output = run_make('bench-peers', prefix, timeout=900, databases=[
-        '%s_%s' % (prefix, system) for system in ('ours', 'oca', 'celery', 'rq')])
+        '%s_%s' % (prefix, system)
+        for system in ('ours', 'ours_processes', 'oca', 'celery', 'rq')])
     assert ('| system | enqueued (60 no-op) | executed (60 no-op) | ORM jobs executed (8) | '
             'commit-to-start p50 / p99 | kill -9 halfway through 40 jobs: lost / run twice |'
             in output), output
@@ -99,3 +101,5 @@ def test_make_bench_peers_smoke_measures_every_system():
         assert cells[4].endswith(')') and ' ms (' in cells[4], row
     ours = next(line for line in rows if line.startswith('| ' + PEERS[0]))
     assert ours.count('(1.00)') == 4 and ours.rstrip().endswith('| 0 / 0 |'), ours
+    processes = next(line for line in rows if line.startswith('| ' + PEERS[1]))
+    assert processes.rstrip().endswith('| 0 / 0 |'), processes

@@ -29,10 +29,11 @@ from . import odoo_env, venv
 from .odoo_env import ensure_db
 from .measure import SIZES
 
-SYSTEMS = ('ours', 'oca', 'celery', 'rq')
+SYSTEMS = ('ours', 'ours_processes', 'oca', 'celery', 'rq')
 REDIS_SYSTEMS = ('celery', 'rq')
 LABELS = {
     'ours': 'background_job (this addon), queue-worker, 4 threads',
+    'ours_processes': 'background_job, queue-worker --processes 2, 4 threads each',
     'oca': 'OCA queue_job 11.0.1.4.0, its job runner, channel root:4',
     'celery': 'Celery 5.6 + Redis, threads pool, concurrency 4',
     'rq': 'RQ 2.12 + Redis, 4 SimpleWorker processes',

@@ -94,6 +94,43 @@ class Ours(System):
                 getattr(records, method).delay(*args)
 
 
+class OursProcesses(Ours):
+    """This addon with job processes: ``odoo queue-worker --processes 2``,
+    a supervisor and 2 job processes of 4 threads each."""
+    name = 'ours_processes'
+    processes = 2
+
+    def build(self):
+        super().build()
+        self.workers.commands[0] += ['--processes', str(self.processes)]
+
+    @property
+    def pids(self):
+        """The supervisor and its job processes: SIGSTOP, SIGCONT and kill
+        -9 reach them all."""
+        return self.workers.pids + [child for pid in self.workers.pids
+                                    for child in _children(pid)]
+
+    def registered(self, pids):
+        children = [child for pid in pids for child in _children(pid)]
+        return len(children) == self.processes and self.watch(
+            'SELECT count(*) = %s FROM queue_job_worker WHERE pid = ANY(%s) '
+            'AND date_stopped IS NULL', (self.processes, children))[0]
+
+    def kill(self):
+        signal_all(self.pids, signal.SIGKILL)
+        self.workers.kill()
+
+
+def _children(pid):
+    """Pids of a process's children (Linux)."""
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
 class Oca(System):
     name, modules = 'oca', 'peers_bench_oca'
     extra_addons = (venv.OCA_ADDONS,)
@@ -179,4 +216,4 @@ class Rq(RedisSystem):
             self.queue.enqueue(self.tasks.run_in_odoo, method, [self.client.record_id], list(args))
 
 
-SYSTEMS = {system.name: system for system in (Ours, Oca, Celery, Rq)}
+SYSTEMS = {system.name: system for system in (Ours, OursProcesses, Oca, Celery, Rq)}

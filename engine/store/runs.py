@@ -66,11 +66,11 @@ RETURNING {claimed_job}
 """
 
 
-def _prepare_claim(name: str, channel_filter: str,
-                   limited: str = channels.limited('job.channel')) -> str:
+def _prepare_claim(name: str, channel_filter: str) -> str:
     return CLAIM_TEMPLATE.format(
         name=name, now=NOW_UTC, channel_filter=channel_filter, key_free=lock_keys.KEY_FREE,
-        claimed_job=job_row.select_list(ClaimedJob, 'job', limited=limited))
+        claimed_job=job_row.select_list(ClaimedJob, 'job',
+                                        limited=channels.limited('job.channel')))
 
 
 # The checked claim skips the jobs of blocked channels (paused, full, at
@@ -90,12 +90,9 @@ CLAIM = 'EXECUTE background_job_claim(%(worker_id)s)'
 # worker hears of it (a NOTIFY from the channel table's trigger, or
 # SPECIAL_CHANNELS_EXIST with the heartbeat) and claims with the checked
 # variant.
-# A job it claims is never limited (no channel was special): no probe of
-# the channel table per claim for that.
 PREPARE_CLAIM_UNLIMITED = _prepare_claim(
     'background_job_claim_unlimited',
-    'NOT EXISTS (SELECT 1 FROM queue_job_channel c WHERE %s)' % channels.SPECIAL,
-    limited='false')
+    'NOT EXISTS (SELECT 1 FROM queue_job_channel c WHERE %s)' % channels.SPECIAL)
 CLAIM_UNLIMITED = 'EXECUTE background_job_claim_unlimited(%(worker_id)s)'
 # The claim's transaction opens in the same round trip (autocommit
 # connection, see claim()); READ COMMITTED, the server's default.
