@@ -13,7 +13,7 @@ The supervisor (:class:`ProcessPool`):
 - forks the job processes (``spawn``) and restarts one that ends, at once,
   or after 0.5, 1, 2 ... 30 s when it keeps dying within a few seconds of
   its start;
-- samples each one's resident memory every ``check_interval`` seconds and
+- samples each one's resident memory every CHECK_INTERVAL seconds and
   kills (SIGKILL) one over ``memory_hard`` bytes: a sampling process is not
   held up by a job that allocates inside one C call holding the GIL;
 - tells ``mark_dead(pid, reason)`` why a job process died (killed for
@@ -30,7 +30,6 @@ Nothing here knows Odoo; the Odoo side is service/job_processes.py.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
@@ -197,16 +196,17 @@ class ProcessPool:
         self.stopping = True
         for pid in list(self.children):
             _kill(pid, signal.SIGTERM)
-        deadline = self.clock() + timeout
-        while self.children and self.clock() < deadline:
-            self.reap()
-            sleep(CHECK_INTERVAL)
+        self._reap_for(timeout, sleep)
         for pid in list(self.children):
             _logger.warning('job process %d still running %.0f s after SIGTERM: killed',
                             pid, timeout)
             _kill(pid, signal.SIGKILL)
-        kill_deadline = self.clock() + STOP_MARGIN
-        while self.children and self.clock() < kill_deadline:
+        self._reap_for(STOP_MARGIN, sleep)
+
+    def _reap_for(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """Reap the job processes as they end, for at most ``seconds``."""
+        deadline = self.clock() + seconds
+        while self.children and self.clock() < deadline:
             self.reap()
             sleep(CHECK_INTERVAL)
 
@@ -237,6 +237,3 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
-    except OSError as error:  # pragma: no cover - EINTR is retried by Python
-        if error.errno != errno.ECHILD:
-            raise
