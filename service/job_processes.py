@@ -29,9 +29,6 @@ from .options import settings
 
 _logger = logging.getLogger(__name__)
 
-# How often a job process looks at its memory and at its supervisor.
-CHILD_CHECK_INTERVAL = 0.2
-
 
 def forget_inherited_connections():
     """Drop, without closing, the database connections a forked process
@@ -61,19 +58,16 @@ def mark_dead(pid, reason):
         try:
             connection.autocommit = True
             with transaction(connection) as cr:
-                marked = store.mark_process_dead(cr, host, pid, reason)
-                if marked:  # wake the reapers of the other job processes
-                    cr.execute('NOTIFY %s' % store.NOTIFY_CHANNEL)
+                store.mark_process_dead(cr, host, pid, reason)
         finally:
             connection.close()
 
 
 def _job_process(slot, closing=()):
-    """Body of a forked job process: never returns."""
+    """Body of a job process, forked by the supervisor (whose signal
+    handlers are already the defaults): never returns."""
     status = 0
     try:
-        for sig in (signal.SIGHUP, signal.SIGCHLD, signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(sig, signal.SIG_DFL)
         for fd in closing:
             os.close(fd)
         die_with_parent()

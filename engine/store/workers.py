@@ -45,8 +45,9 @@ WHERE COALESCE(worker.date_stopped, worker.last_beat, worker.date_started)
 """.format(now=NOW_UTC)
 
 # Orphaned jobs are requeued, counted as a retry, or failed when out of
-# retries (retry then stays at max_retries, as after a failed attempt). A running job's row is locked by its transaction, so SKIP LOCKED
-# leaves every running job alone, and any started job whose row is NOT
+# retries (retry then stays at max_retries, as after a failed attempt). A
+# running job's row is locked by its transaction, so SKIP LOCKED leaves
+# every running job alone, and any started job whose row is NOT
 # locked is an orphan once dead_after has passed since it started (its
 # worker died, or could not even record the job's failure). Jobs of a
 # worker known to be dead (a local process that no longer exists, a worker
@@ -70,7 +71,8 @@ WITH orphan AS (
 )
 UPDATE queue_job job
 SET {back_to_pending},
-    retry = job.retry + CASE WHEN job.retry < job.max_retries THEN 1 ELSE 0 END, eta = {now}, exc_type = 'WorkerDied'
+    retry = job.retry + CASE WHEN job.retry < job.max_retries THEN 1 ELSE 0 END,
+    eta = {now}, exc_type = 'WorkerDied'
 FROM orphan
 WHERE job.id = orphan.id
 RETURNING job.id, job.state
@@ -113,11 +115,9 @@ def unregister_worker(cr, worker_id: int) -> None:
     cr.execute(UNREGISTER_WORKER, {'worker_id': worker_id})
 
 
-def mark_process_dead(cr, host: str, pid: int, reason: str) -> int:
-    """Mark the workers of a dead job process stopped, with why it died;
-    returns how many rows it marked."""
+def mark_process_dead(cr, host: str, pid: int, reason: str) -> None:
+    """Mark the workers of a dead job process stopped, with why it died."""
     cr.execute(MARK_PROCESS_DEAD, {'host': host, 'pid': pid, 'reason': reason})
-    return cr.rowcount
 
 
 def local_workers(cr, host: str, worker_id: int) -> list:
