@@ -110,9 +110,10 @@ def settings():
     """The settings of the config file, parsed again only when the section
     changed (delay() reads run_now on every call)."""
     global _parsed
-    limits = odoo_limits()
-    items = tuple(options().items()) + tuple(sorted(limits.items()))
+    # what the settings are made of, compared cheaply (delay() calls this)
+    items = (tuple(options().items()), config['limit_memory_soft'],
+             config['limit_memory_hard'])
     if items != _parsed[0]:
-        _parsed = (items, parse(options(), limits))
+        _parsed = (items, parse(options(), odoo_limits()))
     return _parsed[1]
 
