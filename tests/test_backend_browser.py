@@ -25,12 +25,21 @@ class BackendBrowserCase(unittest.TestCase):
     def setUpClass(cls):
         cls.db = CommittedDatabase()
         try:
-            with cls.db.env() as env:
-                cls.manager_id = create_manager(env, 'Queue Manager', MANAGER).id
-            cls.server = OdooServer(cls.db.name, name='TestBackendBrowser').start()
+            cls.prepare_database()
+            cls.server = cls.start_server()
         except Exception:
             cls.db.drop()
             raise
+
+    @classmethod
+    def prepare_database(cls):
+        """Before the server starts: the users and rows the tests need."""
+        with cls.db.env() as env:
+            cls.manager_id = create_manager(env, 'Queue Manager', MANAGER).id
+
+    @classmethod
+    def start_server(cls):
+        return OdooServer(cls.db.name, name='TestBackendBrowser').start()
 
     @classmethod
     def tearDownClass(cls):

@@ -7,7 +7,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from .browser import Browser
-from .common import CommittedDatabase, create_manager
+from .common import create_manager
 from .odoo_server import OdooServer
 from .test_backend_browser import BackendBrowserCase
 
@@ -19,17 +19,15 @@ MANAGER = 'jq_zh_manager'
 class TestChineseBackend(BackendBrowserCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.db = CommittedDatabase()
-        try:
-            cls.db.load_language('zh_CN')
-            with cls.db.env() as env:
-                cls.manager_id = create_manager(env, 'Queue Manager (zh)', MANAGER,
-                                                lang='zh_CN').id
-            cls.server = OdooServer(cls.db.name, name='TestChineseBackend').start()
-        except Exception:
-            cls.db.drop()
-            raise
+    def prepare_database(cls):
+        cls.db.load_language('zh_CN')
+        with cls.db.env() as env:
+            cls.manager_id = create_manager(env, 'Queue Manager (zh)', MANAGER,
+                                            lang='zh_CN').id
+
+    @classmethod
+    def start_server(cls):
+        return OdooServer(cls.db.name, name='TestChineseBackend').start()
 
     @staticmethod
     def displayed_texts(browser, css):

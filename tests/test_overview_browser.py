@@ -11,7 +11,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from .browser import Browser
-from .common import CommittedDatabase, create_manager, server_command, server_config
+from .common import create_manager, server_command, server_config
 from .odoo_server import OdooServer
 from .test_backend_browser import BackendBrowserCase
 
@@ -55,23 +55,21 @@ return performance.getEntriesByType('resource').filter(function (entry) {
 class TestOverviewBrowser(BackendBrowserCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.db = CommittedDatabase()
-        try:
-            cls.db.load_language('zh_CN')
-            with cls.db.env() as env:
-                cls.manager_id = create_manager(env, 'Overview Manager', MANAGER).id
-                create_manager(env, 'Overview Manager (zh)', ZH_MANAGER, lang='zh_CN')
-            cls.make_jobs_and_workers()
-            # No job threads: the jobs stay in the states the test gave them,
-            # and the workers shown are the rows below, judged live or dead
-            # by the server's own rule (a heartbeat within dead_after).
-            config = server_config('overview-browser', threads=0, dead_after=3600)
-            cls.server = OdooServer(cls.db.name, command=server_command(config, cls.db.name),
-                                    name='TestOverviewBrowser').start()
-        except Exception:
-            cls.db.drop()
-            raise
+    def prepare_database(cls):
+        cls.db.load_language('zh_CN')
+        with cls.db.env() as env:
+            cls.manager_id = create_manager(env, 'Overview Manager', MANAGER).id
+            create_manager(env, 'Overview Manager (zh)', ZH_MANAGER, lang='zh_CN')
+        cls.make_jobs_and_workers()
+
+    @classmethod
+    def start_server(cls):
+        # No job threads: the jobs stay in the states the test gave them,
+        # and the workers shown are the rows below, judged live or dead
+        # by the server's own rule (a heartbeat within dead_after).
+        config = server_config('overview-browser', threads=0, dead_after=3600)
+        return OdooServer(cls.db.name, command=server_command(config, cls.db.name),
+                          name='TestOverviewBrowser').start()
 
     @classmethod
     def make_jobs_and_workers(cls):
